@@ -1,0 +1,66 @@
+# wagtail-training-pay: `make demo` serves the sandbox, `make test` runs the whole suite.
+# PYTHON=... picks the interpreter, DATABASE_URL=... the database (SQLite by default).
+
+SHELL := /bin/bash
+PYENV_ROOT := $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+# Python 3.13 or 3.12 when available (on PATH or under pyenv), else python3.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for c in $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python) python3.13 \
+	$(wildcard $(PYENV_ROOT)/versions/3.12.*/bin/python) python3.12; do \
+	"$$c" -c 'import sys' >/dev/null 2>&1 && { echo "$$c"; exit 0; }; done; echo python3)
+endif
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+VENV ?= .venv-$(PY_VERSION)
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test test-postgresql lint format messages bench wheel clean help
+
+help:
+	@echo "make demo    serve the sandbox with demo content at http://$(HOST):$(PORT)/"
+	@echo "make test    run the whole test suite (PYTHON=..., DATABASE_URL=... to override)"
+	@echo "make lint    ruff check and format check"
+	@echo "make bench   run the benchmarks under bench/"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PY_VERSION)" || { echo "No Python found (tried $(PYTHON))"; exit 1; }
+	@echo "Using $(PYTHON) (Python $(PY_VERSION)) in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[testing,sandbox]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VPY) sandbox/manage.py migrate --noinput
+	$(VPY) sandbox/manage.py load_demo
+	$(VPY) sandbox/manage.py runserver $(HOST):$(PORT)
+
+test: $(STAMP)
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+test-postgresql:
+	$(MAKE) test DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
+
+lint: $(STAMP)
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+
+format: $(STAMP)
+	$(VPY) -m ruff check --fix .
+	$(VPY) -m ruff format .
+
+messages: $(STAMP)
+	cd wagtail_training_pay && DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=.. ../$(VPY) -m django makemessages -l fr --no-obsolete --add-location file
+	cd wagtail_training_pay && DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=.. ../$(VPY) -m django compilemessages -l fr
+
+bench: $(STAMP)
+	$(VPY) bench/run.py
+
+wheel: $(STAMP)
+	$(VPY) -m build --wheel --outdir dist/
+
+clean:
+	rm -rf .venv-* build dist *.egg-info sandbox/db.sqlite3 tests/test.sqlite3

@@ -1,0 +1,148 @@
+"""System checks for the misconfigurations that would otherwise fail at payment time."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
+
+from .conf import app_settings
+from .currencies import is_valid_currency
+
+PLUGIN_PAYMENT_MODEL = "wagtail_training_pay.Payment"
+DUMMY_PROVIDER = "payments.dummy.DummyProvider"
+REQUIRED_APPS = (
+    "wagtail.contrib.settings",
+    "wagtail.contrib.forms",
+    "payments",
+    "django_countries",
+)
+
+
+@register(Tags.compatibility)
+def check_installed_apps(app_configs, **kwargs):
+    return [
+        Error(
+            f"'{app}' must be in INSTALLED_APPS to use wagtail_training_pay.",
+            hint=f"Add '{app}' to INSTALLED_APPS.",
+            id="wagtail_training_pay.E001",
+        )
+        for app in REQUIRED_APPS
+        if app not in settings.INSTALLED_APPS
+    ]
+
+
+@register()
+def check_payment_model(app_configs, **kwargs):
+    model = getattr(settings, "PAYMENT_MODEL", None)
+    if model != PLUGIN_PAYMENT_MODEL:
+        return [
+            Error(
+                f"PAYMENT_MODEL is {model!r}; wagtail_training_pay needs {PLUGIN_PAYMENT_MODEL!r}.",
+                hint=(
+                    "Set PAYMENT_MODEL = 'wagtail_training_pay.Payment'. Its links to registrations "
+                    "and charges are optional, so it can carry the site's other payments too."
+                ),
+                id="wagtail_training_pay.E002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_payment_variants(app_configs, **kwargs):
+    errors = []
+    variants = getattr(settings, "PAYMENT_VARIANTS", None)
+    if not variants:
+        return [
+            Error(
+                "PAYMENT_VARIANTS is empty: learners and hosts would have no way to pay.",
+                hint="Define at least one django-payments variant, for example a Payflow Pro or Stripe one.",
+                id="wagtail_training_pay.E003",
+            )
+        ]
+    import re
+
+    for name, definition in variants.items():
+        if not re.fullmatch(r"[a-z-]+", name):
+            errors.append(
+                Error(
+                    f"Payment variant name {name!r} contains characters other than lowercase letters and hyphens.",
+                    hint="django-payments' callback URL only matches [a-z-]+; rename the variant.",
+                    obj=name,
+                    id="wagtail_training_pay.E004",
+                )
+            )
+        if not isinstance(definition, (tuple, list)) or len(definition) != 2 or not isinstance(definition[1], dict):
+            errors.append(
+                Error(
+                    f"Payment variant {name!r} must be a pair (provider class path, options dict).",
+                    obj=name,
+                    id="wagtail_training_pay.E005",
+                )
+            )
+            continue
+        if definition[0] == DUMMY_PROVIDER and not settings.DEBUG and not app_settings.ALLOW_DUMMY_PROVIDER:
+            errors.append(
+                Error(
+                    f"Payment variant {name!r} uses django-payments' DummyProvider while DEBUG is False.",
+                    hint=(
+                        "The dummy provider lets the payer choose the outcome. Use a real provider, or set "
+                        "WAGTAIL_TRAINING_PAY_ALLOW_DUMMY_PROVIDER = True on a demo server."
+                    ),
+                    obj=name,
+                    id="wagtail_training_pay.E006",
+                )
+            )
+    return errors
+
+
+@register()
+def check_default_currency(app_configs, **kwargs):
+    currency = app_settings.DEFAULT_CURRENCY
+    if not is_valid_currency(currency):
+        return [
+            Error(
+                f"WAGTAIL_TRAINING_PAY_DEFAULT_CURRENCY is {currency!r}, not an ISO 4217 code.",
+                hint="Use an upper-case code such as 'EUR', 'USD' or 'GBP'.",
+                id="wagtail_training_pay.E007",
+            )
+        ]
+    return []
+
+
+@register()
+def check_payment_host(app_configs, **kwargs):
+    if not getattr(settings, "PAYMENT_HOST", None):
+        return [
+            Warning(
+                "PAYMENT_HOST is not set; payment providers get return URLs built from the sites framework.",
+                hint="Set PAYMENT_HOST to the public host name (and PAYMENT_USES_SSL) of the site.",
+                id="wagtail_training_pay.W001",
+            )
+        ]
+    return []
+
+
+@register(Tags.urls)
+def check_urls(app_configs, **kwargs):
+    errors = []
+    try:
+        reverse("wagtail_training_pay:payment_return", kwargs={"token": "00000000-0000-0000-0000-000000000000"})
+    except NoReverseMatch:
+        errors.append(
+            Error(
+                "The URLs of wagtail_training_pay are not included.",
+                hint="Add path('training/', include('wagtail_training_pay.urls')) to the root URLconf.",
+                id="wagtail_training_pay.E008",
+            )
+        )
+    try:
+        reverse("process_payment", kwargs={"token": "00000000-0000-0000-0000-000000000000"})
+    except NoReverseMatch:
+        errors.append(
+            Error(
+                "The URLs of django-payments are not included.",
+                hint="Add path('payments/', include('payments.urls')) to the root URLconf.",
+                id="wagtail_training_pay.E009",
+            )
+        )
+    return errors

@@ -1,0 +1,23 @@
+"""The app's models, re-exported from their modules."""
+
+from .pages import SessionFormField, TrainingIndexPage, TrainingSessionPage
+from .payments import Payment
+from .registrations import ACTIVE_STATUSES, Registration, RegistrationStatus
+from .settings import HostPaymentMethod, LearnerPaymentMethod, TrainingPaySettings
+from .usage import UsageCharge, UsageChargeAction, UsageChargeStatus
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "HostPaymentMethod",
+    "LearnerPaymentMethod",
+    "Payment",
+    "Registration",
+    "RegistrationStatus",
+    "SessionFormField",
+    "TrainingIndexPage",
+    "TrainingPaySettings",
+    "TrainingSessionPage",
+    "UsageCharge",
+    "UsageChargeAction",
+    "UsageChargeStatus",
+]

@@ -1,0 +1,70 @@
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from payments import PurchasedItem
+from payments.models import BasePayment
+
+
+class Payment(BasePayment):
+    """The concrete django-payments model.
+
+    A payment belongs to a learner's registration or to a host's usage charge; both
+    relations are nullable so that a site can carry its other payments here too.
+    """
+
+    # django-payments does not index its token, which every callback looks up.
+    token = models.CharField(max_length=36, blank=True, default="", db_index=True)
+    registration = models.ForeignKey(
+        "wagtail_training_pay.Registration",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("registration"),
+    )
+    usage_charge = models.ForeignKey(
+        "wagtail_training_pay.UsageCharge",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("usage charge"),
+    )
+    refunded_amount = models.DecimalField(_("refunded amount"), max_digits=9, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created"]
+        permissions = [("refund_payment", _("Can refund payments"))]
+
+    def get_purchased_items(self):
+        if self.registration_id:
+            registration = self.registration
+            yield PurchasedItem(
+                name=registration.page.title[:127],
+                sku=f"session-{registration.page_id}",
+                quantity=1,
+                price=self.total,
+                currency=self.currency,
+            )
+        elif self.usage_charge_id:
+            charge = self.usage_charge
+            yield PurchasedItem(
+                name=str(_("Pay-per-use: %(title)s") % {"title": charge.page.title})[:127],
+                sku=f"usage-{charge.page_id}",
+                quantity=1,
+                price=self.total,
+                currency=self.currency,
+            )
+
+    def get_success_url(self):
+        return self._absolute(reverse("wagtail_training_pay:payment_return", kwargs={"token": self.token}))
+
+    def get_failure_url(self):
+        return self._absolute(reverse("wagtail_training_pay:payment_return", kwargs={"token": self.token}))
+
+    def _absolute(self, path):
+        from payments.core import get_base_url
+
+        return get_base_url() + path

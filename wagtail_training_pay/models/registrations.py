@@ -1,0 +1,111 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+from django_countries.fields import CountryField
+
+
+class RegistrationStatus(models.TextChoices):
+    PENDING = "pending", pgettext_lazy("registration status", "Pending payment")
+    CONFIRMED = "confirmed", pgettext_lazy("registration status", "Confirmed")
+    CANCELLED = "cancelled", pgettext_lazy("registration status", "Cancelled")
+    EXPIRED = "expired", pgettext_lazy("registration status", "Expired")
+    REFUNDED = "refunded", pgettext_lazy("registration status", "Refunded")
+    WAITLISTED = "waitlisted", pgettext_lazy("registration status", "On the waiting list")
+
+
+#: Statuses that block a second registration with the same email for the same session.
+ACTIVE_STATUSES = (RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def holding_seats(self, now=None):
+        """Registrations that take a seat: confirmed ones and pending ones whose hold has not expired."""
+        now = now or timezone.now()
+        return self.filter(
+            models.Q(status=RegistrationStatus.CONFIRMED)
+            | models.Q(status=RegistrationStatus.PENDING, hold_expires_at__gt=now)
+        )
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+
+class Registration(models.Model):
+    """One learner's registration for one session."""
+
+    page = models.ForeignKey(
+        "wagtail_training_pay.TrainingSessionPage",
+        on_delete=models.PROTECT,
+        related_name="registrations",
+        verbose_name=_("session"),
+    )
+    token = models.UUIDField(_("token"), default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    email = models.EmailField(_("email"), max_length=254)
+    billing_address = models.CharField(_("address"), max_length=255, blank=True)
+    billing_postcode = models.CharField(_("postcode"), max_length=20, blank=True)
+    billing_city = models.CharField(_("city"), max_length=100, blank=True)
+    billing_country = CountryField(_("country"), blank=True)
+    form_data = models.JSONField(_("answers"), default=dict, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=9, decimal_places=2, default=0)
+    currency = models.CharField(_("currency"), max_length=3)
+    refunded_amount = models.DecimalField(_("refunded amount"), max_digits=9, decimal_places=2, default=0)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    hold_expires_at = models.DateTimeField(_("seat held until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now, db_index=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(_("confirmation sent at"), null=True, blank=True)
+    late_payment_refunded = models.BooleanField(
+        _("late payment refunded"),
+        default=False,
+        help_text=_("The payment arrived after the hold expired and the session was full."),
+    )
+    anonymized_at = models.DateTimeField(_("anonymized at"), null=True, blank=True)
+
+    objects = RegistrationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["page", "status", "hold_expires_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                "page",
+                condition=models.Q(status__in=[s.value for s in ACTIVE_STATUSES]),
+                name="wtp_one_active_registration_per_email",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="wtp_registration_amount_not_negative"),
+        ]
+        permissions = [
+            ("view_registration_personal_data", _("Can view learners' personal data")),
+            ("refund_registration", _("Can refund registrations")),
+        ]
+
+    def __str__(self):
+        return f"{self.first_name} {self.last_name} – {self.page_id}"
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_manage_url(self):
+        return reverse("wagtail_training_pay:manage_registration", kwargs={"token": self.token})
+
+    def hold_has_expired(self, now=None):
+        return self.hold_expires_at is not None and self.hold_expires_at <= (now or timezone.now())
