@@ -4,6 +4,21 @@ Each feature module registers its receivers here so that importing a model
 never has side effects.
 """
 
+from payments.signals import status_changed
+
+
+def settle_on_status_change(sender, instance, **kwargs):
+    """Whatever changed a payment's status (a provider, an admin action), settle it.
+
+    ``status_changed`` may fire more than once for one status; settling is idempotent.
+    """
+    from .models import Payment
+    from .payment_flow import settle_payment
+
+    if isinstance(instance, Payment) and instance.pk:
+        settle_payment(instance)
+
 
 def connect():
     """Connect the app's signal receivers (called once from ``AppConfig.ready``)."""
+    status_changed.connect(settle_on_status_change, dispatch_uid="wagtail_training_pay.settle_on_status_change")

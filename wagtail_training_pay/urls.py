@@ -1,10 +1,17 @@
-from django.urls import path
+from django.urls import path, re_path
 
+from . import payment_flow
 from .views import registration
 
 app_name = "wagtail_training_pay"
 
 urlpatterns = [
     path("registration/<uuid:token>/", registration.manage_registration, name="manage_registration"),
-    path("payment/<str:token>/return/", registration.payment_return, name="payment_return"),
+    path("payment/<uuid:token>/process/", payment_flow.process_payment, name="process_payment"),
+    re_path(
+        r"^payment/variant/(?P<variant>[a-z-]+)/process/$",
+        payment_flow.process_payment_for_variant,
+        name="process_payment_for_variant",
+    ),
+    path("payment/<uuid:token>/return/", payment_flow.payment_return, name="payment_return"),
 ]

@@ -58,6 +58,10 @@ class Payment(BasePayment):
                 currency=self.currency,
             )
 
+    def get_process_url(self):
+        """Callbacks go through the app's locked view, not django-payments' unlocked one."""
+        return reverse("wagtail_training_pay:process_payment", kwargs={"token": self.token})
+
     def get_success_url(self):
         return self._absolute(reverse("wagtail_training_pay:payment_return", kwargs={"token": self.token}))
 

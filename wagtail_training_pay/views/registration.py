@@ -1,9 +1,9 @@
 """The learner's own screens, reached by unguessable tokens."""
 
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
-from ..models import Payment, Registration
+from ..models import Registration
 
 
 def manage_registration(request, token):
@@ -13,10 +13,3 @@ def manage_registration(request, token):
         "wagtail_training_pay/manage_registration.html",
         {"registration": registration, "page": registration.page},
     )
-
-
-def payment_return(request, token):
-    payment = get_object_or_404(Payment, token=token)
-    if payment.registration_id:
-        return redirect(payment.registration.get_manage_url())
-    return redirect("/")
