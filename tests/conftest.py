@@ -116,3 +116,7 @@ def free_session(make_session):
 @pytest.fixture
 def admin_user(db, django_user_model):
     return django_user_model.objects.create_superuser("admin", "admin@example.com", "password")
+
+
+# Loopback gateway simulators (tests/simulators/) and variants pointing at them.
+pytest_plugins = ["tests.simulators.fixtures"]
