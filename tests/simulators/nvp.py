@@ -17,7 +17,7 @@ import html
 import itertools
 import string
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlencode
 
@@ -108,7 +108,7 @@ class NvpSimulator:
     def envelope(self, ack="Success"):
         return {
             "ACK": ack,
-            "TIMESTAMP": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "TIMESTAMP": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "CORRELATIONID": f"{next(self._numbers):013x}",
             "VERSION": "204.0",
             "BUILD": "000000",
