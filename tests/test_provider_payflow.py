@@ -435,3 +435,13 @@ def test_website_payments_pro_uk_refuses_other_currencies(payflow_uk_simulator):
     with pytest.raises(GatewayConfigurationError, match="GBP"):
         make_payment("paypal-uk", currency="USD").get_form()
     assert payflow_uk_simulator.raw_requests == []
+
+
+def test_the_card_form_and_a_decline_read_in_french():
+    from django.utils import translation
+
+    payment = make_payment("payflow-direct", total="1012.00")
+    with translation.override("fr"):
+        form = pay_by_card(payment)
+        assert str(form.fields["number"].label) == "Numéro de carte"
+        assert "Votre carte a été refusée : Declined" in form.non_field_errors()
