@@ -205,12 +205,11 @@ class PayPalClassicProvider(BasicProvider):
 
     @staticmethod
     def record_refund(payment, amount):
-        """Count the refund on models that keep a refunded total (the plugin's Payment does)."""
-        if hasattr(payment, "refunded_amount"):
-            payment.refunded_amount = (payment.refunded_amount or Decimal(0)) + Decimal(amount)
-            payment.save(update_fields=["refunded_amount", "extra_data"])
-        else:
-            payment.save(update_fields=["extra_data"])
+        """Keep the refund in the payment's history; django-payments lowers ``captured_amount`` itself.
+
+        (The plugin's ``Payment.refund()`` adds it to ``refunded_amount`` for every provider.)
+        """
+        payment.save(update_fields=["extra_data"])
 
     @staticmethod
     def history(payment, operation=None):
