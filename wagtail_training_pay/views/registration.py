@@ -20,7 +20,7 @@ def _registration(token):
 def manage_registration(request, token):
     registration = _registration(token)
     can_cancel = service.learner_can_cancel(registration)
-    form = CancelRegistrationForm(request.POST or None)
+    form = CancelRegistrationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and can_cancel:
         if form.is_valid():
             try:
