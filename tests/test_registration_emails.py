@@ -7,7 +7,7 @@ from django.core import mail
 from django.utils import timezone
 
 from tests.registration_helpers import commit_after_each_request, pay_with_dummy, register, registration_for
-from wagtail_training_pay import calendar
+from wagtail_training_pay import ics
 from wagtail_training_pay.models import Registration
 from wagtail_training_pay.services import registrations as service
 from wagtail_training_pay.services.emails import deliver_confirmation
@@ -58,7 +58,7 @@ def test_no_confirmation_for_a_registration_that_is_not_confirmed(client, paid_s
 
 def test_icalendar_text_is_escaped_and_long_lines_folded():
     start = datetime(2030, 1, 2, 9, 30, tzinfo=UTC)
-    body = calendar.event_calendar(
+    body = ics.event_calendar(
         uid="x@example.com",
         start=start,
         end=start.replace(hour=11, minute=0),

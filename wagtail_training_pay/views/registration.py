@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from ..calendar import registration_calendar
+from ..ics import registration_calendar
 from ..forms import CancelRegistrationForm
 from ..models import Registration, RegistrationStatus
 from ..services import registrations as service
