@@ -6,8 +6,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from ..ics import registration_calendar
 from ..forms import CancelRegistrationForm
+from ..ics import registration_calendar
 from ..models import Registration, RegistrationStatus
 from ..services import registrations as service
 from ..services.emails import manage_url
