@@ -65,7 +65,11 @@ def test_an_exact_half_cent_rounds_up():
 
 def test_a_currency_without_minor_unit_rounds_to_whole_units():
     result = estimate(
-        duration_minutes=45, expected_participants=3, teleconference_participants=0, person_minute_rate="1.5", currency="JPY"
+        duration_minutes=45,
+        expected_participants=3,
+        teleconference_participants=0,
+        person_minute_rate="1.5",
+        currency="JPY",
     )
     # 135 person-minutes x 1.5 = 202.5 -> 203 yen.
     assert result.total == Decimal("203")
