@@ -1,9 +1,11 @@
 """What the pay-per-use admin screens share: the session a host may act on, and where each step is."""
 
+from babel.numbers import format_currency, format_decimal
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import get_language, ngettext, to_locale
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
@@ -102,3 +104,61 @@ def go_live_message(action):
     if action == UsageChargeAction.START:
         return _("Payment received: the session has started and its join links are on.")
     return _("Payment received: the session is live.")
+
+
+def _locale():
+    return to_locale(get_language() or "en")
+
+
+def money(amount, currency):
+    """An amount in the viewer's language, with every significant decimal of a rate (``€0.0175``)."""
+    return format_currency(amount.normalize(), currency, locale=_locale(), decimal_quantization=False)
+
+
+def number(value):
+    return format_decimal(value, locale=_locale())
+
+
+def estimate_lines(due):
+    """Every line of the estimate, in the order of the product description, as ``(key, label, value)``."""
+    estimate = due.estimate
+    currency = estimate.currency
+    minimum = money(estimate.minimum_charge, currency)
+    if estimate.minimum_charge_applied:
+        minimum = _("%(amount)s (applied)") % {"amount": minimum}
+    return [
+        (
+            "duration",
+            _("Session duration"),
+            ngettext("%(count)s minute", "%(count)s minutes", estimate.duration_minutes)
+            % {"count": number(estimate.duration_minutes)},
+        ),
+        ("participants", _("Computers connected to the session"), number(estimate.expected_participants)),
+        ("person-minutes", _("Person-minutes (duration × computers)"), number(estimate.person_minutes)),
+        ("person-minute-rate", _("Person-minute rate"), money(estimate.person_minute_rate, currency)),
+        ("person-minutes-subtotal", _("Person-minutes subtotal"), money(estimate.person_minutes_subtotal, currency)),
+        (
+            "teleconference-participants",
+            _("Computers connected to the teleconference"),
+            number(estimate.teleconference_participants),
+        ),
+        (
+            "teleconference-minutes",
+            _("Teleconference minutes (duration × computers)"),
+            number(estimate.teleconference_minutes),
+        ),
+        (
+            "teleconference-minute-rate",
+            _("Teleconference-minute rate"),
+            money(estimate.teleconference_minute_rate, currency),
+        ),
+        (
+            "teleconference-subtotal",
+            _("Teleconference subtotal"),
+            money(estimate.teleconference_minutes_subtotal, currency),
+        ),
+        ("minimum-charge", _("Minimum charge"), minimum),
+        ("total", _("Estimated session cost"), money(estimate.total, currency)),
+        ("already-paid", _("Already paid for this session"), money(due.already_paid, currency)),
+        ("due", _("To pay now"), money(due.due, currency)),
+    ]

@@ -5,7 +5,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from ..services import pay_per_use
-from .pay_per_use_base import HostGoLiveView, edit_url
+from .pay_per_use_base import HostGoLiveView, edit_url, estimate_lines
 
 
 class SessionCostView(HostGoLiveView):
@@ -16,6 +16,7 @@ class SessionCostView(HostGoLiveView):
         context = super().get_context_data(**kwargs)
         context["due"] = pay_per_use.amount_due(self.page, self.revision)
         context["estimate"] = context["due"].estimate
+        context["lines"] = estimate_lines(context["due"])
         context["billing_url"] = self.step_url("usage_billing")
         return context
 

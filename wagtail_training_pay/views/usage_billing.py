@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..pay_per_use_forms import HostBillingForm
 from ..services import pay_per_use
-from .pay_per_use_base import HostGoLiveView, cost_url
+from .pay_per_use_base import HostGoLiveView, cost_url, money
 
 
 class UsageBillingView(HostGoLiveView):
@@ -23,7 +23,8 @@ class UsageBillingView(HostGoLiveView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.setdefault("form", self.get_form())
-        context["due"] = pay_per_use.amount_due(self.page, self.revision)
+        due = pay_per_use.amount_due(self.page, self.revision)
+        context["amount"] = money(due.due, due.currency)
         context["cost_url"] = self.step_url("session_cost")
         return context
 

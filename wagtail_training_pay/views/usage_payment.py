@@ -8,6 +8,7 @@ from payments import PaymentStatus, RedirectNeeded
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from ..models import Payment
+from .pay_per_use_base import money
 
 
 def host_payment(request, token):
@@ -46,4 +47,5 @@ class UsagePaymentView(WagtailAdminTemplateMixin, TemplateView):
             form = self.payment.get_form(data=data)
         except RedirectNeeded as exc:
             return redirect(str(exc))
-        return self.render_to_response(self.get_context_data(form=form, payment=self.payment))
+        amount = money(self.payment.total, self.payment.currency)
+        return self.render_to_response(self.get_context_data(form=form, payment=self.payment, amount=amount))
