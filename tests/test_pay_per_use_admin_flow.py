@@ -175,7 +175,8 @@ def test_billing_is_prefilled_from_the_hosts_last_charge(draft_session, admin_cl
 
 def test_bad_billing_input_is_shown_next_to_the_field_and_charges_nothing(draft_session, admin_client):
     cost_url = edit(admin_client, draft_session)["Location"]
-    response = admin_client.post(cost_url.replace("/cost/", "/billing/"), {**BILLING, "email": "nope", "variant": "dummy"})
+    billing_url = cost_url.replace("/cost/", "/billing/")
+    response = admin_client.post(billing_url, {**BILLING, "email": "nope", "variant": "dummy"})
     assert response.status_code == 200
     assert response.context["form"].errors["email"]
     assert response.context["form"]["city"].value() == "Paris"
@@ -213,7 +214,8 @@ def test_a_raised_estimate_charges_only_the_difference(draft_session, admin_clie
     pay_with_the_dummy_provider(admin_client, payment_url)
     page = reload(page)
     assert page.duration_minutes == 120
-    amounts = sorted(UsageCharge.objects.filter(page=page, status=UsageChargeStatus.PAID).values_list("amount", flat=True))
+    paid = UsageCharge.objects.filter(page=page, status=UsageChargeStatus.PAID)
+    amounts = sorted(paid.values_list("amount", flat=True))
     assert amounts == [Decimal("9.00"), Decimal("27.00")]
 
 
