@@ -293,9 +293,7 @@ def published_before_pay_per_use(training_settings, make_session, pay_per_use_on
     return page
 
 
-def test_start_session_on_an_unpaid_live_session_goes_through_the_cost_page(
-    published_before_pay_per_use, admin_client
-):
+def test_start_session_on_an_unpaid_live_session_goes_through_the_cost_page(published_before_pay_per_use, admin_client):
     page = published_before_pay_per_use
     start_url = f"/admin/training/pay-per-use/{page.pk}/start/"
     response = admin_client.post(start_url)
