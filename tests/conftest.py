@@ -41,9 +41,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def root_page(db):
-    from wagtail.models import Page
+    """Wagtail's root page, recreated when a transactional test flushed the migrations' data."""
+    from wagtail.models import Collection, Locale, Page
 
-    return Page.objects.get(depth=1)
+    Locale.objects.get_or_create(language_code="en")
+    if not Collection.objects.exists():
+        Collection.add_root(name="Root")
+    root = Page.objects.filter(depth=1).first()
+    if root is None:
+        root = Page.add_root(instance=Page(title="Root", slug="root"))
+    return root
 
 
 @pytest.fixture
@@ -51,6 +58,8 @@ def site(db, root_page):
     from wagtail.models import Page, Site
 
     home = Page.objects.filter(depth=2).first()
+    if home is None:
+        home = root_page.add_child(instance=Page(title="Home", slug="home"))
     site = Site.objects.filter(is_default_site=True).first()
     if site is None:
         site = Site.objects.create(hostname="testserver", root_page=home, is_default_site=True)
