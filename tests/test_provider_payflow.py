@@ -445,3 +445,23 @@ def test_the_card_form_and_a_decline_read_in_french():
         form = pay_by_card(payment)
         assert str(form.fields["number"].label) == "Numéro de carte"
         assert "Votre carte a été refusée : Declined" in form.non_field_errors()
+
+
+# -- system checks ---------------------------------------------------------------------
+
+
+def test_system_checks_report_bad_paypal_options_and_a_card_form_without_https(settings):
+    from wagtail_training_pay.providers.checks import check_paypal_variants
+
+    assert check_paypal_variants(None) == []
+    settings.PAYMENT_VARIANTS["payflow"][1].pop("password")
+    settings.PAYMENT_VARIANTS["express"][1]["endpoint"] = "nowhere"
+    settings.PAYMENT_USES_SSL = False
+    problems = {(problem.id, problem.obj) for problem in check_paypal_variants(None)}
+    assert problems == {
+        ("wagtail_training_pay.E090", "payflow"),
+        ("wagtail_training_pay.E090", "express"),
+        ("wagtail_training_pay.W090", "payflow-direct"),
+        ("wagtail_training_pay.W090", "payflow-direct-auth"),
+        ("wagtail_training_pay.W090", "paypal-uk"),
+    }

@@ -17,6 +17,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlencode
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -117,7 +118,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         self.signature = signature
         self.approval_url = approval_url or self.approval_urls.get(self.endpoint_name)
         if not self.approval_url:
-            raise GatewayConfigurationError(f"{self.label}: set approval_url when the endpoint is a URL.")
+            raise ImproperlyConfigured(f"{self.label}: set approval_url when the endpoint is a URL.")
         self.brand_name = brand_name
         self.locale = locale
 
@@ -333,6 +334,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         return HttpResponseRedirect(payment.get_failure_url())
 
     def get_token_from_request(self, payment, request):
+        """PayPal returns to each payment's own process URL; the per-variant URL is not used."""
         return None
 
     # -- after the payment ------------------------------------------------------------

@@ -27,6 +27,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -191,7 +192,7 @@ class PayflowProProvider(PayPalClassicProvider):
         self.password = password
         self.require_options(self.label, partner=self.partner, vendor=vendor, password=password)
         if mode not in ("hosted", "direct"):
-            raise GatewayConfigurationError(f"{self.label}: mode must be 'hosted' or 'direct', not {mode!r}.")
+            raise ImproperlyConfigured(f"{self.label}: mode must be 'hosted' or 'direct', not {mode!r}.")
         self.mode = mode
         self.hosted_url = hosted_url or self.default_hosted_url
         self.test_mode = self.endpoint_name == "sandbox"
@@ -423,7 +424,7 @@ class PayflowProProvider(PayPalClassicProvider):
         )
 
     def get_token_from_request(self, payment, request):
-        """For the per-variant callback URL: the payment token rides in USER1... not used; tokens are in URLs."""
+        """Payflow notifies each payment's own process URL; the per-variant URL is not used."""
         return None
 
     # -- after the payment ------------------------------------------------------------
