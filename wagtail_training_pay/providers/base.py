@@ -118,7 +118,7 @@ class HttpTransport:
                 time.sleep(self.retry_backoff * (attempt - 1))
             logger.debug("%s request (attempt %s/%s): %s", self.label, attempt, attempts, log_fields or {})
             try:
-                response = requests.post(url, data=body, headers=headers, timeout=self.timeout)
+                response = requests.post(url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False)
             except requests.Timeout as exc:
                 last_problem = f"timeout ({exc.__class__.__name__})"
             except requests.ConnectionError as exc:
@@ -126,7 +126,7 @@ class HttpTransport:
             else:
                 if response.status_code >= 500:
                     last_problem = f"HTTP {response.status_code}"
-                elif response.status_code >= 400:
+                elif response.status_code >= 300:
                     raise GatewayConfigurationError(
                         f"{self.label} endpoint {url} answered HTTP {response.status_code}; "
                         "check the variant's endpoint option.",
