@@ -465,3 +465,12 @@ def test_system_checks_report_bad_paypal_options_and_a_card_form_without_https(s
         ("wagtail_training_pay.W090", "payflow-direct-auth"),
         ("wagtail_training_pay.W090", "paypal-uk"),
     }
+
+
+def test_an_endpoint_that_is_not_the_gateway_is_a_configuration_error(settings, nvp_simulator):
+    from payments import core
+
+    settings.PAYMENT_VARIANTS["payflow"][1]["endpoint"] = nvp_simulator.server.url + "/webscr"
+    core.PROVIDER_CACHE.clear()
+    with pytest.raises(GatewayConfigurationError, match="HTTP 400"):
+        make_payment().get_form()
