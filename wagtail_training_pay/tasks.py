@@ -5,9 +5,45 @@ Each task has a management command twin for cron; correctness never depends on t
 
 from django_tasks import task
 
+from .conf import app_settings
+
 
 @task()
 def anonymize_due_registrations_task():
     from .services.data_protection import anonymize_due_registrations
 
     return anonymize_due_registrations()
+
+
+def enqueue(task_, *args):
+    """Enqueue on the app's queue (``WAGTAIL_TRAINING_PAY_TASK_QUEUE``, read when called)."""
+    return task_.using(queue_name=app_settings.TASK_QUEUE).enqueue(*args)
+
+
+@task
+def send_confirmation_task(registration_id):
+    from .services.emails import deliver_confirmation
+
+    return deliver_confirmation(registration_id)
+
+
+@task
+def send_registration_email_task(registration_id, kind):
+    from .services.emails import deliver_registration_email
+
+    return deliver_registration_email(registration_id, kind)
+
+
+@task
+def refund_unapplied_payment_task(payment_id):
+    from .services.registrations import refund_unapplied_payment
+
+    return refund_unapplied_payment(payment_id)
+
+
+@task
+def release_expired_holds_task():
+    from .services.registrations import release_expired_holds
+
+    expired, refunded = release_expired_holds()
+    return {"expired": expired, "refunded": refunded}

@@ -169,6 +169,34 @@ class TrainingSessionPage(AbstractForm):
         if errors:
             raise ValidationError(errors)
 
+    # The learner's registration: the logic lives in ``forms``, ``services.registrations`` and
+    # ``views.session_page``; these are Wagtail's form-page hooks pointing at it.
+
+    def get_form_class(self):
+        from ..forms import registration_form_class
+
+        return registration_form_class(self)
+
+    def get_form_parameters(self):
+        from ..views.session_page import registration_form_parameters
+
+        return registration_form_parameters(self)
+
+    def serve(self, request, *args, **kwargs):
+        from ..views.session_page import serve_session_page
+
+        return serve_session_page(self, request, *args, **kwargs)
+
+    def process_form_submission(self, form):
+        from ..views.session_page import register_from_form
+
+        return register_from_form(self, form)
+
+    def render_landing_page(self, request, form_submission=None, *args, **kwargs):
+        from ..views.session_page import redirect_after_registration
+
+        return redirect_after_registration(request, form_submission)
+
     def site_settings(self):
         """This page's site's ``TrainingPaySettings`` (the default site's while it has no site yet)."""
         from wagtail.models import Site
@@ -189,3 +217,37 @@ class TrainingSessionPage(AbstractForm):
 
     def get_currency(self):
         return self.currency or self.site_settings().default_currency
+
+    # Pay-per-use gate (services/pay_per_use.py): (a) the permission tester, (b) publish(), (c) save().
+
+    def permissions_for_user(self, user):
+        from ..permissions import TrainingSessionPermissionTester
+
+        self._pay_per_use_actor = user
+        return TrainingSessionPermissionTester(user, self)
+
+    def publish(self, revision, user=None, changed=True, log_action=True, previous_revision=None, **kwargs):
+        from ..services.pay_per_use import publish_revision
+
+        return publish_revision(
+            self,
+            revision,
+            user=user,
+            changed=changed,
+            log_action=log_action,
+            previous_revision=previous_revision,
+            skip_permission_checks=kwargs.get("skip_permission_checks", False),
+        )
+
+    def save(self, *args, **kwargs):
+        from ..services.pay_per_use import WITHHELD_ACTION, guard_live_save
+
+        update_fields, withheld = guard_live_save(self, kwargs.get("update_fields"))
+        if update_fields is not None:
+            kwargs["update_fields"] = update_fields
+        result = super().save(*args, **kwargs)
+        if withheld:
+            from wagtail.log_actions import log
+
+            log(instance=self, action=WITHHELD_ACTION, data={"reason": "backstop"})
+        return result

@@ -1,0 +1,330 @@
+"""The host's whole path through the admin: Publish, the Estimated session cost page, billing, payment."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+from wagtail.models import PageLogEntry
+
+from wagtail_training_pay.models import Payment, TrainingSessionPage, UsageCharge, UsageChargeAction, UsageChargeStatus
+from wagtail_training_pay.services import pay_per_use
+
+from .pay_per_use_support import BILLING, is_served, pay_through_the_provider, reload, session_form_data
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def draft_session(pay_per_use_on, make_session):
+    page = reload(make_session(expected_participants=10, teleconference_participants=2))
+    page.save_revision()
+    return reload(page)
+
+
+def edit(client, page, **changes):
+    return client.post(f"/admin/pages/{page.pk}/edit/", session_form_data(page, **changes, **{"action-publish": "1"}))
+
+
+def line(content, key):
+    match = re.search(rf'<tr data-line="{key}"><th scope="row">[^<]*</th><td>(?:<strong>)?([^<]*)', content)
+    assert match, f"no {key} line"
+    return match.group(1)
+
+
+def follow_to_the_provider(client, cost_url, billing=BILLING):
+    """From the cost page: Start session / Schedule, billing, and the dummy provider's form."""
+    cost = client.get(cost_url).content.decode()
+    billing_url = re.search(r'href="([^"]*/billing/[^"]*)"', cost).group(1).replace("&amp;", "&")
+    form = client.get(billing_url)
+    assert form.status_code == 200
+    response = client.post(billing_url, {**billing, "variant": "dummy"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return response["Location"]
+
+
+def pay_with_the_dummy_provider(client, payment_url, status="confirmed"):
+    assert client.get(payment_url).status_code == 200
+    response = client.post(
+        payment_url,
+        {"status": status, "fraud_status": "accept", "gateway_response": "3ds-disabled", "verification_result": ""},
+    )
+    assert response.status_code == 302
+    response = client.get(response["Location"])  # the app's return view settles and sends the host on
+    assert response.status_code == 302
+    return client.get(response["Location"], follow=True)
+
+
+def paid_log_entries(page):
+    return PageLogEntry.objects.filter(page=page, action=pay_per_use.PAID_ACTION)
+
+
+def test_publish_change_publish_billing_and_payment_make_exactly_the_paid_revision_live(
+    draft_session, admin_client, client
+):
+    response = edit(admin_client, draft_session)
+    cost_url = response["Location"]
+    assert cost_url.startswith(f"/admin/training/pay-per-use/{draft_session.pk}/cost/")
+    cost = admin_client.get(cost_url).content.decode()
+    assert line(cost, "duration") == "90 minutes"
+    assert line(cost, "person-minutes") == "900"
+    assert line(cost, "person-minute-rate") == "€0.02"
+    assert line(cost, "person-minutes-subtotal") == "€18.00"
+    assert line(cost, "teleconference-minutes") == "180"
+    assert line(cost, "teleconference-subtotal") == "€9.00"
+    assert line(cost, "minimum-charge") == "€5.00"
+    assert line(cost, "total") == "€27.00"
+    assert line(cost, "due") == "€27.00"
+    assert "Start session" in cost
+
+    # Change goes back to the editor.
+    change_url = re.search(r'href="([^"]*)" data-action="change"', cost).group(1)
+    assert change_url == f"/admin/pages/{draft_session.pk}/edit/"
+    assert admin_client.get(change_url).status_code == 200
+
+    response = edit(admin_client, draft_session, duration_minutes=120, teleconference_participants=3)
+    cost_url = response["Location"]
+    cost = admin_client.get(cost_url).content.decode()
+    assert line(cost, "person-minutes") == "1,200"
+    assert line(cost, "teleconference-minutes") == "360"
+    assert line(cost, "total") == "€42.00"  # 1200 x 0.02 + 360 x 0.05
+
+    payment_url = follow_to_the_provider(admin_client, cost_url)
+    final = pay_with_the_dummy_provider(admin_client, payment_url)
+    assert "Payment received: the session is live." in final.content.decode()
+
+    page = reload(draft_session)
+    assert page.live
+    assert page.duration_minutes == 120
+    assert is_served(client, page)
+    charge = UsageCharge.objects.get(page=page)
+    assert charge.status == UsageChargeStatus.PAID
+    assert charge.amount == Decimal("42.00")
+    assert charge.revision_id == page.live_revision_id
+    assert charge.breakdown["person_minutes"] == 1200
+    assert charge.billing_country == "FR"
+    assert paid_log_entries(page).count() == 1
+    assert Payment.objects.get(usage_charge=charge).total == Decimal("42.00")
+
+
+def test_a_declined_payment_returns_to_the_cost_page_with_the_reason_and_the_draft_intact(
+    draft_session, admin_client, client
+):
+    cost_url = edit(admin_client, draft_session, duration_minutes=150)["Location"]
+    payment_url = follow_to_the_provider(admin_client, cost_url)
+    final = pay_with_the_dummy_provider(admin_client, payment_url, status="rejected")
+    content = final.content.decode()
+    assert final.redirect_chain[-1][0].startswith(f"/admin/training/pay-per-use/{draft_session.pk}/cost/")
+    assert "The payment failed" in content
+    assert "Your draft is unchanged." in content
+    page = reload(draft_session)
+    assert not page.live
+    assert not is_served(client, page)
+    assert page.get_latest_revision().as_object().duration_minutes == 150
+    assert UsageCharge.objects.get(page=page).status == UsageChargeStatus.FAILED
+    assert not paid_log_entries(page).exists()
+
+    # The host can try again and pay.
+    payment_url = follow_to_the_provider(admin_client, final.redirect_chain[-1][0])
+    pay_with_the_dummy_provider(admin_client, payment_url)
+    assert reload(page).live
+    assert UsageCharge.objects.filter(page=page, status=UsageChargeStatus.PAID).count() == 1
+
+
+def test_a_future_go_live_time_schedules_the_paid_revision(draft_session, admin_client):
+    go_live_at = timezone.now() + timedelta(days=3)
+    cost_url = edit(admin_client, draft_session, go_live_at=timezone.localtime(go_live_at).strftime("%Y-%m-%d %H:%M"))[
+        "Location"
+    ]
+    cost = admin_client.get(cost_url).content.decode()
+    assert "Schedule" in cost
+    payment_url = follow_to_the_provider(admin_client, cost_url)
+    final = pay_with_the_dummy_provider(admin_client, payment_url)
+    assert "Payment received: the session is scheduled." in final.content.decode()
+    page = reload(draft_session)
+    assert not page.live
+    charge = UsageCharge.objects.get(page=page, status=UsageChargeStatus.PAID)
+    assert charge.action == UsageChargeAction.SCHEDULE
+    charge.revision.refresh_from_db()
+    assert charge.revision.approved_go_live_at is not None
+    assert PageLogEntry.objects.filter(page=page, action="wagtail.publish.schedule").count() == 1
+    assert paid_log_entries(page).count() == 1
+
+
+def test_a_replayed_confirmation_changes_nothing(draft_session, admin_client, admin_user):
+    payment = pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    for _ in range(2):
+        assert admin_client.get(f"/training/payment/{payment.token}/return/").status_code == 302
+        payment.change_status("confirmed")
+    assert UsageCharge.objects.filter(page=draft_session, status=UsageChargeStatus.PAID).count() == 1
+    assert paid_log_entries(draft_session).count() == 1
+    assert PageLogEntry.objects.filter(page=draft_session, action="wagtail.publish").count() == 1
+
+
+def test_billing_is_prefilled_from_the_hosts_last_charge(draft_session, admin_client, admin_user):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    cost_url = edit(admin_client, page, duration_minutes=200)["Location"]
+    billing_url = cost_url.replace("/cost/", "/billing/")
+    form = admin_client.get(billing_url).context["form"]
+    assert form.initial["address"] == BILLING["address"]
+    assert form.initial["country"] == "FR"
+
+
+def test_bad_billing_input_is_shown_next_to_the_field_and_charges_nothing(draft_session, admin_client):
+    cost_url = edit(admin_client, draft_session)["Location"]
+    billing_url = cost_url.replace("/cost/", "/billing/")
+    response = admin_client.post(billing_url, {**BILLING, "email": "nope", "variant": "dummy"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"]
+    assert response.context["form"]["city"].value() == "Paris"
+    assert not UsageCharge.objects.exists()
+
+
+def test_a_host_who_cannot_edit_the_session_cannot_see_its_cost_page(draft_session, client, django_user_model):
+    user = django_user_model.objects.create_user("visitor", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    client.force_login(user)
+    response = client.get(f"/admin/training/pay-per-use/{draft_session.pk}/cost/")
+    # Wagtail's admin turns PermissionDenied into a redirect to the dashboard with a message.
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+
+
+# --- top-up ------------------------------------------------------------------------------------------
+
+
+def test_a_raised_estimate_charges_only_the_difference(draft_session, admin_client, admin_user, client):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    assert page.live
+
+    cost_url = edit(admin_client, page, duration_minutes=120)["Location"]
+    assert "/cost/" in cost_url
+    cost = admin_client.get(cost_url).content.decode()
+    assert line(cost, "total") == "€36.00"
+    assert line(cost, "already-paid") == "€27.00"
+    assert line(cost, "due") == "€9.00"
+    # The live version stays online while the raise waits for its payment.
+    assert reload(page).duration_minutes == 90
+    assert is_served(client, page)
+
+    payment_url = follow_to_the_provider(admin_client, cost_url)
+    pay_with_the_dummy_provider(admin_client, payment_url)
+    page = reload(page)
+    assert page.duration_minutes == 120
+    paid = UsageCharge.objects.filter(page=page, status=UsageChargeStatus.PAID)
+    amounts = sorted(paid.values_list("amount", flat=True))
+    assert amounts == [Decimal("9.00"), Decimal("27.00")]
+
+
+def test_an_equal_or_lower_estimate_charges_nothing(draft_session, admin_client, admin_user):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    response = edit(admin_client, page, title="Same cost")
+    assert "/cost/" not in response["Location"]
+    response = edit(admin_client, reload(page), duration_minutes=30)
+    assert "/cost/" not in response["Location"]
+    page = reload(page)
+    assert page.duration_minutes == 30
+    assert page.title == "Same cost"
+    assert UsageCharge.objects.filter(page=page).count() == 1
+
+
+def test_the_rates_of_a_sessions_first_payment_stay_its_rates(draft_session, admin_user, pay_per_use_on):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    pay_per_use_on.person_minute_rate = Decimal("1.00")
+    pay_per_use_on.save()
+    assert pay_per_use.is_paid_for(reload(draft_session))
+
+
+# --- exempt groups and sites without pay-per-use ----------------------------------------------------------
+
+
+def test_a_member_of_an_exempt_group_publishes_without_paying(draft_session, pay_per_use_on, admin_client, admin_user):
+    exempt = Group.objects.create(name="Staff trainers")
+    pay_per_use_on.exempt_groups.add(exempt)
+    pay_per_use_on.save()
+    admin_user.groups.add(exempt)
+    content = admin_client.get(f"/admin/pages/{draft_session.pk}/edit/").content.decode()
+    assert 'name="action-publish"' in content
+    assert 'name="action-pay-per-use"' not in content
+    response = edit(admin_client, draft_session)
+    assert "/cost/" not in response["Location"]
+    assert reload(draft_session).live
+    assert not UsageCharge.objects.exists()
+
+
+def test_a_member_of_an_exempt_group_creates_live_sessions(pay_per_use_on, index_page, admin_client, admin_user):
+    exempt = Group.objects.create(name="Staff trainers")
+    pay_per_use_on.exempt_groups.add(exempt)
+    pay_per_use_on.save()
+    admin_user.groups.add(exempt)
+    url = f"/admin/pages/add/wagtail_training_pay/trainingsessionpage/{index_page.pk}/"
+    response = admin_client.post(url, session_form_data(slug="by-staff", **{"action-publish": "1"}))
+    assert response.status_code == 302, response.context["form"].errors
+    assert TrainingSessionPage.objects.get(slug="by-staff").live
+
+
+def test_sites_without_pay_per_use_publish_normally(training_settings, make_session, admin_client, index_page):
+    assert not training_settings.pay_per_use_enabled
+    page = reload(make_session())
+    assert page.live
+    response = edit(admin_client, page, duration_minutes=300)
+    assert "/cost/" not in response["Location"]
+    assert reload(page).duration_minutes == 300
+    url = f"/admin/pages/add/wagtail_training_pay/trainingsessionpage/{index_page.pk}/"
+    admin_client.post(url, session_form_data(slug="no-ppu", **{"action-publish": "1"}))
+    assert TrainingSessionPage.objects.get(slug="no-ppu").live
+
+
+# --- Start session on a published session -------------------------------------------------------------------
+
+
+@pytest.fixture
+def published_before_pay_per_use(training_settings, make_session, pay_per_use_on):
+    """A live session published while pay-per-use was off, never paid for."""
+    pay_per_use_on.pay_per_use_enabled = False
+    pay_per_use_on.save()
+    page = reload(make_session(slug="older"))
+    pay_per_use_on.pay_per_use_enabled = True
+    pay_per_use_on.save()
+    return page
+
+
+def test_start_session_on_an_unpaid_live_session_goes_through_the_cost_page(published_before_pay_per_use, admin_client):
+    page = published_before_pay_per_use
+    start_url = f"/admin/training/pay-per-use/{page.pk}/start/"
+    response = admin_client.post(start_url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/admin/training/pay-per-use/{page.pk}/cost/")
+    assert "action=start" in response["Location"]
+    assert reload(page).started_at is None
+
+    payment_url = follow_to_the_provider(admin_client, response["Location"])
+    final = pay_with_the_dummy_provider(admin_client, payment_url)
+    assert "the session has started" in final.content.decode()
+    assert reload(page).started_at is not None
+    assert PageLogEntry.objects.filter(page=page, action=pay_per_use.STARTED_ACTION).count() == 1
+
+
+def test_start_session_on_a_paid_session_turns_the_join_links_on(draft_session, admin_client, admin_user):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    header = admin_client.get(f"/admin/pages/{page.pk}/edit/").content.decode()
+    assert f"/admin/training/pay-per-use/{page.pk}/start/" in header
+    assert admin_client.get(f"/admin/training/pay-per-use/{page.pk}/start/").status_code == 200
+    response = admin_client.post(f"/admin/training/pay-per-use/{page.pk}/start/")
+    assert response["Location"] == f"/admin/pages/{page.pk}/edit/"
+    assert reload(page).started_at is not None
+
+
+def test_starting_an_unpaid_session_in_code_is_refused(published_before_pay_per_use):
+    with pytest.raises(pay_per_use.PayPerUseRequired):
+        pay_per_use.start_session(published_before_pay_per_use, None)
+    page = reload(published_before_pay_per_use)
+    page.started_at = timezone.now()
+    with pytest.raises(pay_per_use.PayPerUseRequired):
+        page.save(update_fields=["started_at"], clean=False)
+    assert reload(page).started_at is None
