@@ -39,17 +39,41 @@ def chromium():
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def payment_host_is_the_live_server(live_server, monkeypatch):
+    """django-payments reads ``PAYMENT_HOST`` once, at import: point its return URLs at the live server."""
+    from payments import core
+
+    monkeypatch.setattr(core, "PAYMENT_HOST", live_server.url.split("://", 1)[1])
+    monkeypatch.setattr(core, "PAYMENT_USES_SSL", False)
+
+
 @pytest.fixture
-def browser_page(chromium, live_server):
-    """A fresh English page of a new browser context, failing the test on any JavaScript error."""
-    context = chromium.new_context(locale="en-GB", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def new_browser_page(chromium, live_server):
+    """Open a page in a new browser context (``locale``, ``timezone_id``, ``width``), failing the test on any
+    JavaScript error."""
+    contexts, errors = [], []
+
+    def open_page(locale="en-GB", timezone_id="Europe/Paris", width=1280, height=900):
+        context = chromium.new_context(
+            locale=locale, timezone_id=timezone_id, viewport={"width": width, "height": height}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def browser_page(new_browser_page):
+    """A fresh English page of a new browser context, failing the test on any JavaScript error."""
+    return new_browser_page()
 
 
 @pytest.fixture

@@ -63,3 +63,19 @@ def moment(value, part="datetime"):
 def moment_text(value, part="datetime"):
     """The plain-text form of ``{% moment %}``, for text emails and attributes."""
     return "" if value is None else local_moment_text(value, part)
+
+
+@register.filter
+def described_widget(field):
+    """The field's widget tied to its help text and errors (``aria-describedby``) on every Django version."""
+    if field.use_fieldset:
+        return field.as_widget()
+    ids = []
+    if field.help_text:
+        ids.append(f"{field.auto_id}_helptext")
+    if field.errors:
+        ids.append(f"{field.auto_id}_error")
+    attrs = {"aria-describedby": " ".join(ids)} if ids else {}
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return field.as_widget(attrs=attrs)
