@@ -78,15 +78,17 @@ def browser_page(new_browser_page):
 
 @pytest.fixture
 def axe_scan():
-    """Run axe-core on the current page and return its serious and critical violations."""
+    """Run axe-core on the current page (or only inside ``within``, a CSS selector) and return its serious and
+    critical violations."""
     if not AXE.exists():
         pytest.fail(f"axe-core is missing at {AXE}: run `npm ci` at the repository root")
 
-    def scan(page):
+    def scan(page, within=None):
         page.add_script_tag(path=str(AXE))
         violations = page.evaluate(
-            "async () => (await axe.run()).violations.map(v => ({id: v.id, impact: v.impact, "
-            "nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"
+            "async (within) => (await axe.run(within ? {include: [within]} : document)).violations.map("
+            "v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))",
+            within,
         )
         return [v for v in violations if v["impact"] in ("serious", "critical")]
 

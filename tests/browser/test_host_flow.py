@@ -1,0 +1,89 @@
+"""A host publishes a session in the Wagtail admin in Chromium, sees its cost, changes it, pays, and it is live."""
+
+import pytest
+
+from wagtail_training_pay.models import TrainingSessionPage, UsageCharge, UsageChargeStatus
+
+from ..pay_per_use_support import BILLING, reload
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def draft_session(pay_per_use_on, make_session, admin_user):
+    page = reload(make_session(title="Wagtail for museums", expected_participants=10, teleconference_participants=2))
+    page.save_revision()
+    return reload(page)
+
+
+def log_in(page, live_server):
+    page.goto(live_server.url + "/admin/login/")
+    page.locator("#id_username").fill("admin")
+    page.locator("#id_password").fill("password")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(live_server.url + "/admin/")
+
+
+def publish(page):
+    """The editor's main action: with pay-per-use on, Publish reads "Start session (estimated cost)"."""
+    page.get_by_role("button", name="Start session (estimated cost)").click()
+    page.wait_for_url("**/cost/**")
+
+
+def cost_line(page, key):
+    return page.locator(f'tr[data-line="{key}"] td').inner_text()
+
+
+def test_a_host_publishes_sees_the_cost_changes_the_duration_pays_and_the_page_is_live(
+    browser_page, live_server, draft_session, axe_scan, screenshot
+):
+    page = browser_page
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/pages/{draft_session.pk}/edit/")
+    publish(page)
+
+    assert cost_line(page, "duration") == "90 minutes"
+    assert cost_line(page, "total") == "€27.00"
+    assert axe_scan(page) == []
+    screenshot(page, "host-estimated-cost")
+
+    page.locator('[data-action="change"]').click()
+    page.wait_for_url(f"**/admin/pages/{draft_session.pk}/edit/")
+    page.locator("#id_duration_minutes").fill("120")
+    page.locator("#id_teleconference_participants").fill("3")
+    publish(page)
+    assert cost_line(page, "duration") == "120 minutes"
+    assert cost_line(page, "total") == "€42.00"  # 10 x 120 x 0.02 + 3 x 120 x 0.05
+
+    page.locator('[data-action="continue"]').click()
+    page.wait_for_url("**/billing/**")
+    for name, value in BILLING.items():
+        field = page.locator(f"#id_{name}")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    assert axe_scan(page) == []
+    screenshot(page, "host-billing")
+    page.get_by_role("button", name="Continue to payment").click()
+
+    page.locator("#id_status").select_option("confirmed")
+    page.locator("#id_fraud_status").select_option("accept")
+    page.locator("#id_gateway_response").select_option("3ds-disabled")
+    assert axe_scan(page) == []
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert axe_scan(page) == []  # the whole admin page, Wagtail's chrome included
+    assert "Payment received: the session is live." in page.content()
+    screenshot(page, "host-paid")
+
+    session = TrainingSessionPage.objects.get(pk=draft_session.pk)
+    assert session.live
+    assert session.duration_minutes == 120
+    charge = UsageCharge.objects.get(page=session)
+    assert charge.status == UsageChargeStatus.PAID
+    assert str(charge.amount) == "42.00"
+
+    page.goto(live_server.url + session.url)
+    assert page.get_by_role("heading", level=1).inner_text() == "Wagtail for museums"
+    assert "120 minutes" in page.locator(".wtp-facts").inner_text()
