@@ -1,6 +1,8 @@
 """A learner registers and pays in Chromium, in English and in French; every page passes the axe scan."""
 
 import re
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -21,7 +23,11 @@ def assert_accessible(page, axe_scan):
     assert axe_scan(page) == [], page.url
 
 
-def test_a_learner_registers_pays_and_is_confirmed(browser_page, live_server, index_page, course, axe_scan, screenshot):
+def test_a_learner_registers_pays_and_is_confirmed(
+    browser_page, live_server, index_page, course, make_session, axe_scan, screenshot
+):
+    make_session(title="Open data with Wagtail", fee=0, start_at=course.start_at + timedelta(days=14), capacity=None)
+    make_session(title="Accessible forms", fee=Decimal("120"), start_at=course.start_at + timedelta(days=30))
     page = browser_page
     page.goto(live_server.url + index_page.url)
     card = page.locator(".wtp-card", has_text="Django for archivists")
