@@ -76,6 +76,20 @@ def browser_page(new_browser_page):
     return new_browser_page()
 
 
+def settle_animations(page, timeout=3_000):
+    """Let fade-ins finish: axe measures contrast on the colours it sees, half-faded text included."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(
+            "() => document.getAnimations().every(a => a.playState !== 'running' || a.effect?.getTiming()"
+            ".iterations === Infinity)",
+            timeout=timeout,
+        )
+    except PlaywrightTimeoutError:
+        pass  # an endless animation: scan anyway
+
+
 @pytest.fixture
 def axe_scan():
     """Run axe-core on the current page (or only inside ``within``, a CSS selector) and return its serious and
@@ -84,6 +98,7 @@ def axe_scan():
         pytest.fail(f"axe-core is missing at {AXE}: run `npm ci` at the repository root")
 
     def scan(page, within=None):
+        settle_animations(page)
         page.add_script_tag(path=str(AXE))
         violations = page.evaluate(
             "async (within) => (await axe.run(within ? {include: [within]} : document)).violations.map("
