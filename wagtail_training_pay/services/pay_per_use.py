@@ -370,7 +370,8 @@ def settle_usage_payment(payment):
 
     page_id = UsageCharge.objects.values_list("page_id", flat=True).get(pk=payment.usage_charge_id)
     page = TrainingSessionPage.objects.select_for_update().get(pk=page_id)
-    charge = UsageCharge.objects.select_for_update(of=("self",)).select_related("revision", "payer").get(pk=payment.usage_charge_id)
+    charges = UsageCharge.objects.select_for_update(of=("self",)).select_related("revision", "payer")
+    charge = charges.get(pk=payment.usage_charge_id)
     if charge.status != UsageChargeStatus.PENDING:
         return
     if payment.status in (PaymentStatus.REJECTED, PaymentStatus.ERROR):
