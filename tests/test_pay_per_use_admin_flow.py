@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
-from wagtail.models import PageLogEntry
+from wagtail.models import GroupPagePermission, PageLogEntry
 
 from wagtail_training_pay.models import Payment, TrainingSessionPage, UsageCharge, UsageChargeAction, UsageChargeStatus
 from wagtail_training_pay.services import pay_per_use
@@ -328,3 +328,27 @@ def test_starting_an_unpaid_session_in_code_is_refused(published_before_pay_per_
     with pytest.raises(pay_per_use.PayPerUseRequired):
         page.save(update_fields=["started_at"], clean=False)
     assert reload(page).started_at is None
+
+
+def test_submitting_the_billing_form_twice_starts_one_charge(draft_session, admin_client):
+    billing_url = edit(admin_client, draft_session)["Location"].replace("/cost/", "/billing/")
+    first = admin_client.post(billing_url, {**BILLING, "variant": "dummy"})
+    second = admin_client.post(billing_url, {**BILLING, "variant": "dummy"})
+    assert first["Location"] == second["Location"]
+    assert UsageCharge.objects.count() == 1
+    assert Payment.objects.count() == 1
+
+
+def test_a_host_who_may_edit_but_not_publish_is_not_offered_the_cost_page(draft_session, client, django_user_model):
+    editor = django_user_model.objects.create_user("editor", password="pw")
+    editors = Group.objects.get_or_create(name="Editors")[0]
+    editors.permissions.add(Permission.objects.get(codename="access_admin"))
+    GroupPagePermission.objects.create(
+        group=editors, page=draft_session.get_parent(), permission=Permission.objects.get(codename="change_page")
+    )
+    editor.groups.add(editors)
+    client.force_login(editor)
+    content = client.get(f"/admin/pages/{draft_session.pk}/edit/").content.decode()
+    assert 'name="action-pay-per-use"' not in content
+    response = client.get(f"/admin/training/pay-per-use/{draft_session.pk}/cost/")
+    assert (response.status_code, response["Location"]) == (302, "/admin/")

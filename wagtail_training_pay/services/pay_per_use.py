@@ -316,6 +316,9 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
     due = amount_due(locked, revision)
     if due.due == 0:
         raise NothingToPay
+    unpaid = _unpaid_payment_for(locked, revision, user, action, due, variant)
+    if unpaid is not None:
+        return unpaid
     content = content_of(locked, revision)
     estimate = due.estimate
     charge = UsageCharge.objects.create(
@@ -355,6 +358,27 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
         billing_city=charge.billing_city,
         billing_country_code=str(charge.billing_country or ""),
         billing_email=charge.billing_email,
+    )
+
+
+def _unpaid_payment_for(page, revision, user, action, due, variant):
+    """The payment a host already started for the same amount (a double click, a reload), if any."""
+    from ..models import Payment, UsageChargeStatus
+
+    return (
+        Payment.objects.filter(
+            usage_charge__page=page,
+            usage_charge__revision=revision,
+            usage_charge__payer=user,
+            usage_charge__action=action,
+            usage_charge__status=UsageChargeStatus.PENDING,
+            usage_charge__amount=due.due,
+            usage_charge__currency=due.currency,
+            variant=variant,
+            status__in=[PaymentStatus.WAITING, PaymentStatus.INPUT],
+        )
+        .order_by("-pk")
+        .first()
     )
 
 
