@@ -352,3 +352,16 @@ def test_a_host_who_may_edit_but_not_publish_is_not_offered_the_cost_page(draft_
     assert 'name="action-pay-per-use"' not in content
     response = client.get(f"/admin/training/pay-per-use/{draft_session.pk}/cost/")
     assert (response.status_code, response["Location"]) == (302, "/admin/")
+
+
+def test_the_cost_page_speaks_the_hosts_language(draft_session, admin_client, admin_user):
+    from wagtail.users.models import UserProfile
+
+    profile = UserProfile.get_for_user(admin_user)
+    profile.preferred_language = "fr"
+    profile.save()
+    cost = admin_client.get(f"/admin/training/pay-per-use/{draft_session.pk}/cost/").content.decode()
+    assert "Coût estimé de la session" in cost
+    assert "Changer" in cost
+    assert line(cost, "total") == "27,00\xa0€"
+    assert line(cost, "person-minute-rate") == "0,02\xa0€"
