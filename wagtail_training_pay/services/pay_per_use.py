@@ -425,20 +425,29 @@ def settle_usage_payment(payment):
 
 
 def _refund_surplus(page, charge, payment, status):
+    """Give back a payment the session does not need; a failed refund is logged for staff to finish by hand."""
     charge.status = status
     charge.save(update_fields=["status"])
+    refunded = False
     try:
         with transaction.atomic():
             payment.refund()
             payment.refunded_amount = payment.total
             payment.save(update_fields=["refunded_amount"])
+        refunded = True
     except Exception:
         logger.exception("Refund of surplus payment %s failed; refund it by hand.", payment.pk)
     log(
         instance=page,
         action=REFUNDED_ACTION,
         user=charge.payer,
-        data={"charge": charge.pk, "payment": payment.pk, "amount": str(payment.total), "currency": payment.currency},
+        data={
+            "charge": charge.pk,
+            "payment": payment.pk,
+            "amount": str(payment.total),
+            "currency": payment.currency,
+            "refunded": refunded,
+        },
     )
 
 
