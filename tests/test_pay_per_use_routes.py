@@ -394,3 +394,30 @@ def test_converting_a_draft_alias_changes_nothing_live(draft_session, index_page
     alias = reload(draft_session.create_alias(parent=index_page, update_slug="alias-to-convert"))
     ConvertAliasPageAction(alias, user=admin_user).execute()
     assert not reload(alias).live
+
+
+# --- layer (a) on its own: the permission tester -----------------------------------------------------------
+
+
+def test_the_permission_tester_refuses_publish_until_the_estimate_is_paid(draft_session, admin_user):
+    tester = draft_session.permissions_for_user(admin_user)
+    assert tester.can_publish_once_paid()
+    assert not tester.can_publish()
+    assert tester.can_edit()
+    record_paid_charge(draft_session)
+    assert reload(draft_session).permissions_for_user(admin_user).can_publish()
+
+
+def test_the_permission_tester_lets_exempt_groups_and_sites_without_pay_per_use_publish(
+    draft_session, admin_user, pay_per_use_on
+):
+    exempt = Group.objects.create(name="Exempt hosts")
+    pay_per_use_on.exempt_groups.add(exempt)
+    pay_per_use_on.save()
+    admin_user.groups.add(exempt)
+    assert draft_session.permissions_for_user(admin_user).can_publish()
+    admin_user.groups.remove(exempt)
+    assert not draft_session.permissions_for_user(admin_user).can_publish()
+    pay_per_use_on.pay_per_use_enabled = False
+    pay_per_use_on.save()
+    assert draft_session.permissions_for_user(admin_user).can_publish()
