@@ -365,3 +365,52 @@ def test_the_cost_page_speaks_the_hosts_language(draft_session, admin_client, ad
     assert "Changer" in cost
     assert line(cost, "total") == "27,00\xa0€"
     assert line(cost, "person-minute-rate") == "0,02\xa0€"
+
+
+# --- a second payment for an estimate already paid -------------------------------------------------------------
+
+
+def second_host_pays(draft_session, admin_user, django_user_model, variant):
+    """Two hosts start paying the same estimate; the first pays, then the second's payment is confirmed."""
+    cohost = django_user_model.objects.create_superuser("cohost", "cohost@example.com", "pw")
+    revision = draft_session.get_latest_revision()
+    first = pay_per_use.create_usage_payment(
+        draft_session, revision, admin_user, action="publish", billing=BILLING, variant="dummy"
+    )
+    second = pay_per_use.create_usage_payment(
+        draft_session, revision, cohost, action="publish", billing=BILLING, variant=variant
+    )
+    first.change_status("confirmed")
+    second.change_status("confirmed")
+    return cohost, Payment.objects.get(pk=second.pk)
+
+
+def test_a_second_payment_for_a_paid_estimate_is_refunded(draft_session, admin_user, django_user_model, client):
+    cohost, second = second_host_pays(draft_session, admin_user, django_user_model, "dummy")
+    assert second.status == "refunded"
+    assert second.usage_charge.status == UsageChargeStatus.CANCELLED
+    assert UsageCharge.objects.filter(page=draft_session, status=UsageChargeStatus.PAID).count() == 1
+    assert paid_log_entries(draft_session).count() == 1
+    refund_log = PageLogEntry.objects.get(page=draft_session, action=pay_per_use.REFUNDED_ACTION)
+    assert refund_log.data["refunded"] is True
+    client.force_login(cohost)
+    final = client.get(f"/admin/training/pay-per-use/payment/{second.token}/result/", follow=True)
+    assert "your payment is refunded" in final.content.decode()
+
+
+def test_a_refund_the_gateway_refuses_is_logged_for_staff_and_the_host_is_told(
+    draft_session, admin_user, django_user_model, client, settings
+):
+    settings.PAYMENT_VARIANTS = {
+        **settings.PAYMENT_VARIANTS,
+        "refund-fails": ("tests.testapp.providers.RefundFailingProvider", {}),
+    }
+    cohost, second = second_host_pays(draft_session, admin_user, django_user_model, "refund-fails")
+    assert second.status == "confirmed"
+    assert second.refunded_amount == 0
+    assert second.usage_charge.status == UsageChargeStatus.CANCELLED
+    refund_log = PageLogEntry.objects.get(page=draft_session, action=pay_per_use.REFUNDED_ACTION)
+    assert refund_log.data["refunded"] is False
+    client.force_login(cohost)
+    final = client.get(f"/admin/training/pay-per-use/payment/{second.token}/result/", follow=True)
+    assert "the site’s staff will refund your payment" in final.content.decode()
