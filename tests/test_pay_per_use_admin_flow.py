@@ -414,3 +414,12 @@ def test_a_refund_the_gateway_refuses_is_logged_for_staff_and_the_host_is_told(
     client.force_login(cohost)
     final = client.get(f"/admin/training/pay-per-use/payment/{second.token}/result/", follow=True)
     assert "the site’s staff will refund your payment" in final.content.decode()
+
+
+def test_a_session_created_in_code_without_a_revision_goes_live_once_paid(pay_per_use_on, make_session, admin_user):
+    page = reload(make_session(slug="no-revision"))
+    assert page.get_latest_revision() is None
+    pay_through_the_provider(page, None, admin_user, action="publish")
+    page = reload(page)
+    assert page.live
+    assert UsageCharge.objects.get(page=page).revision_id == page.live_revision_id

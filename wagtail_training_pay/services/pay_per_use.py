@@ -310,9 +310,12 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
 
     The amount comes from the server's estimate, never from the request.
     """
-    from ..models import Payment, TrainingSessionPage, UsageCharge
+    from ..models import Payment, TrainingSessionPage, UsageCharge, UsageChargeAction
 
     locked = TrainingSessionPage.objects.select_for_update().get(pk=page.pk)
+    if revision is None and action != UsageChargeAction.START:
+        # A page created in code may have no revision yet: pay for (and later publish) what it is now.
+        revision = locked.save_revision(user=user, clean=False)
     due = amount_due(locked, revision)
     if due.due == 0:
         raise NothingToPay
