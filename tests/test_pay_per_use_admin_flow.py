@@ -423,3 +423,13 @@ def test_a_session_created_in_code_without_a_revision_goes_live_once_paid(pay_pe
     page = reload(page)
     assert page.live
     assert UsageCharge.objects.get(page=page).revision_id == page.live_revision_id
+
+
+def test_the_page_listing_offers_start_session_on_published_sessions_only(
+    draft_session, make_session, admin_client, index_page, admin_user
+):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    unpublished = reload(make_session(slug="still-a-draft"))
+    listing = admin_client.get(f"/admin/pages/{index_page.pk}/").content.decode()
+    assert f"/admin/training/pay-per-use/{draft_session.pk}/start/" in listing
+    assert f"/admin/training/pay-per-use/{unpublished.pk}/start/" not in listing

@@ -421,3 +421,15 @@ def test_the_permission_tester_lets_exempt_groups_and_sites_without_pay_per_use_
     pay_per_use_on.pay_per_use_enabled = False
     pay_per_use_on.save()
     assert draft_session.permissions_for_user(admin_user).can_publish()
+
+
+def test_the_create_views_pay_per_use_action_saves_a_draft_and_opens_the_cost_page(
+    pay_per_use_on, index_page, admin_client, client
+):
+    response = admin_client.post(
+        create_url(index_page), session_form_data(slug="via-action", **{"action-pay-per-use": "1"})
+    )
+    page = TrainingSessionPage.objects.get(slug="via-action")
+    assert response["Location"].startswith(cost_page_url(page))
+    assert not page.live
+    assert not is_served(client, page)
