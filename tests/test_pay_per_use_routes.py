@@ -492,3 +492,15 @@ def test_the_create_action_of_api_v3_with_publish_keeps_an_unpaid_session_a_draf
     assert not page.live
     assert not is_served(client, page)
     assert withheld_entries(page).filter(user=admin_user).exists()
+
+
+def test_publish_scheduled_publishes_a_revision_an_exempt_host_scheduled(draft_session, pay_per_use_on, admin_user):
+    exempt = Group.objects.create(name="Exempt schedulers")
+    pay_per_use_on.exempt_groups.add(exempt)
+    pay_per_use_on.save()
+    admin_user.groups.add(exempt)
+    page = reload(draft_session)
+    page.go_live_at = timezone.now() - timedelta(minutes=5)
+    page.save_revision(user=admin_user, approved_go_live_at=page.go_live_at)
+    call_command("publish_scheduled")
+    assert reload(page).live

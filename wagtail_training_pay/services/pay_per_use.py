@@ -4,7 +4,8 @@ Who pays: when the site's ``TrainingPaySettings.pay_per_use_enabled`` is on, eve
 user who makes a session live pays, superusers included, unless they belong to one of
 the settings' ``exempt_groups`` (a site that wants its administrators to publish freely
 puts them in an exempt group). Publishing without a user (scheduled publishing,
-scripts) needs the revision to be paid for.
+scripts) counts as the revision's author: an exempt host's scheduled session goes live,
+anyone else's needs the revision paid for.
 
 What is paid for: the charges of a page add up; a revision is paid for when the
 page's paid charges cover its estimate. Raising the duration or the participants
@@ -200,7 +201,8 @@ def publish_revision(page, revision, *, user=None, skip_permission_checks=False,
     from wagtail.actions.publish_page_revision import PublishPageRevisionAction
 
     content = revision.as_object()
-    if needs_payment(content, user):
+    # Without a user (scheduled publishing, scripts) the revision's author is the one making it live.
+    if needs_payment(content, user or revision.user):
         withhold_publication(page, revision, user)
         return None
     action = PublishPageRevisionAction(revision, user=user, **kwargs)
@@ -237,11 +239,10 @@ def guard_live_save(page, update_fields=None):
     """
     from wagtail.models import Page
 
-    if not (page.live or page.started_at):
+    cleared = page.__dict__.pop("_pay_per_use_cleared", False)  # good for one save only
+    if cleared or not (page.live or page.started_at):
         return update_fields, False
     if update_fields is not None and not (_LIVE_FIELDS & set(update_fields)):
-        return update_fields, False
-    if getattr(page, "_pay_per_use_cleared", False):
         return update_fields, False
     previous = None
     if page.pk is not None:
