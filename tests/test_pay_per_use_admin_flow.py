@@ -433,3 +433,25 @@ def test_the_page_listing_offers_start_session_on_published_sessions_only(
     listing = admin_client.get(f"/admin/pages/{index_page.pk}/").content.decode()
     assert f"/admin/training/pay-per-use/{draft_session.pk}/start/" in listing
     assert f"/admin/training/pay-per-use/{unpublished.pk}/start/" not in listing
+
+
+def test_the_host_chooses_among_the_payment_methods_offered_to_hosts_only(
+    draft_session, admin_client, pay_per_use_on, settings
+):
+    from wagtail_training_pay.models import HostPaymentMethod
+
+    settings.PAYMENT_VARIANTS = {**settings.PAYMENT_VARIANTS, "card": ("payments.dummy.DummyProvider", {})}
+    HostPaymentMethod.objects.create(settings=pay_per_use_on, variant="card", label="Credit card", sort_order=0)
+    HostPaymentMethod.objects.create(settings=pay_per_use_on, variant="dummy", label="Test gateway", sort_order=1)
+    billing_url = edit(admin_client, draft_session)["Location"].replace("/cost/", "/billing/")
+    form = admin_client.get(billing_url).content.decode()
+    assert "Credit card" in form
+    assert "Test gateway" in form
+
+    refused = admin_client.post(billing_url, {**BILLING, "variant": "not-offered"})
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["variant"]
+    assert not Payment.objects.exists()
+
+    admin_client.post(billing_url, {**BILLING, "variant": "card"})
+    assert Payment.objects.get().variant == "card"
