@@ -201,3 +201,19 @@ def test_a_full_session_with_a_waiting_list_puts_the_learner_on_it(
     assert waiting.status == RegistrationStatus.WAITLISTED
     assert not waiting.payments.exists()
     assert "waiting list" in client.get(response["Location"]).content.decode()
+
+
+def test_the_landing_page_preview_shows_the_text_after_registration(rf, paid_session):
+    paid_session.thank_you_text = "<p>See you soon</p>"
+    request = rf.get("/")
+    response = paid_session.serve_preview(request, "landing")
+    assert "See you soon" in response.render().content.decode()
+
+
+def test_every_step_is_in_the_audit_log(client, paid_session, commit_callbacks):
+    from wagtail.models import ModelLogEntry
+
+    register(client, paid_session)
+    pay_with_dummy(client, registration_for())
+    actions = list(ModelLogEntry.objects.order_by("pk").values_list("action", flat=True))
+    assert actions == ["wagtail_training_pay.register", "wagtail_training_pay.confirm"]

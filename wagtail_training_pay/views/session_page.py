@@ -70,9 +70,11 @@ def register_from_form(page, form):
     )
 
 
-def redirect_after_registration(request, result=None):
-    if result is None:  # Wagtail's "landing page" preview
-        return redirect(request.path)
+def redirect_after_registration(page, request, result=None):
+    if result is None:  # Wagtail's "landing page" preview: what a learner sees after registering
+        context = page.get_context(request)
+        context["landing_preview"] = True
+        return TemplateResponse(request, page.get_landing_page_template(request), context)
     registration = result.registration
     if result.payment is not None:
         return redirect("wagtail_training_pay:pay", token=registration.token)
