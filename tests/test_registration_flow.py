@@ -217,3 +217,18 @@ def test_every_step_is_in_the_audit_log(client, paid_session, commit_callbacks):
     pay_with_dummy(client, registration_for())
     actions = list(ModelLogEntry.objects.order_by("pk").values_list("action", flat=True))
     assert actions == ["wagtail_training_pay.register", "wagtail_training_pay.confirm"]
+
+
+def test_with_fee_based_training_switched_off_a_session_with_a_fee_is_free(
+    client, paid_session, training_settings, commit_callbacks
+):
+    training_settings.fee_based_enabled = False
+    training_settings.save()
+    html = client.get(paid_session.url).content.decode()
+    assert "€45.00" not in html and "billing_address" not in html
+
+    client.post(paid_session.url, {"first_name": "Alan", "last_name": "Turing", "email": "alan@example.com"})
+    registration = registration_for("alan@example.com")
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.amount == 0
+    assert not Payment.objects.exists()
