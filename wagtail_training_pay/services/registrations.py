@@ -394,6 +394,8 @@ def _capture_or_release(payment):
     """A pre-authorized payment is captured when its registration can be confirmed, released otherwise."""
     lock_session(payment.registration.page_id)
     registration = lock_registration(payment.registration_id)
+    if registration.paid_by_id == payment.pk:
+        return  # already captured and applied: a replayed "pre-authorized" notification
     now = timezone.now()
     wanted = (
         registration.paid_by_id is None
