@@ -232,3 +232,28 @@ def test_with_fee_based_training_switched_off_a_session_with_a_fee_is_free(
     assert registration.status == RegistrationStatus.CONFIRMED
     assert registration.amount == 0
     assert not Payment.objects.exists()
+
+
+def test_a_gateway_timeout_leaves_the_registration_pending(client, paid_session, commit_callbacks, monkeypatch):
+    from payments.dummy import DummyProvider
+
+    original = DummyProvider.get_form
+
+    def slow_gateway(self, payment, data=None):
+        if data:
+            raise TimeoutError("gateway did not answer in 30 s")
+        return original(self, payment, data)
+
+    monkeypatch.setattr(DummyProvider, "get_form", slow_gateway)
+    register(client, paid_session)
+    registration = registration_for()
+    response = pay_with_dummy(client, registration)
+    assert any("could not process your payment" in m for m in messages_of(client.get(response["Location"])))
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.PENDING
+
+    monkeypatch.setattr(DummyProvider, "get_form", original)
+    pay_with_dummy(client, registration)
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.payments.count() == 1  # the same attempt, retried
