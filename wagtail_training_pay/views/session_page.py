@@ -8,6 +8,8 @@ from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from ..conf import app_settings
+from ..ratelimit import request_is_rate_limited
 from ..services import registrations as service
 
 #: session key holding the tokens of the registrations made from this browser
@@ -45,6 +47,11 @@ def session_page_context(page, request, form=None):
 
 def serve_session_page(page, request, *args, **kwargs):
     form = None
+    if request.method == "POST" and request_is_rate_limited(request, "register", app_settings.REGISTRATION_RATE_LIMIT):
+        form = page.get_form(page=page, user=request.user, initial=request.POST.dict())  # keeps what was typed
+        messages.error(request, _("Too many registration attempts from your network. Please try again later."))
+        context = session_page_context(page, request, form)
+        return TemplateResponse(request, page.get_template(request), context, status=429)
     if request.method == "POST" and service.registration_closed_reason(page) is None:
         form = page.get_form(request.POST, request.FILES, page=page, user=request.user)
         if form.is_valid():
