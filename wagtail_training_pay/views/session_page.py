@@ -9,6 +9,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from ..conf import app_settings
+from ..models import TrainingPaySettings
 from ..ratelimit import request_is_rate_limited
 from ..services import registrations as service
 
@@ -46,6 +47,8 @@ def session_page_context(page, request, form=None):
 
 
 def serve_session_page(page, request, *args, **kwargs):
+    # The request already knows its site (Wagtail routed it): reuse it for the settings lookup.
+    page.__dict__.setdefault("_training_pay_settings", TrainingPaySettings.for_request(request))
     form = None
     if request.method == "POST" and request_is_rate_limited(request, "register", app_settings.REGISTRATION_RATE_LIMIT):
         form = page.get_form(page=page, user=request.user, initial=request.POST.dict())  # keeps what was typed
