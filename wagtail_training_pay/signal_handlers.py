@@ -19,6 +19,16 @@ def settle_on_status_change(sender, instance, **kwargs):
         settle_payment(instance)
 
 
+def registration_return_url(payment):
+    from django.urls import reverse
+
+    return reverse("wagtail_training_pay:registration_done", kwargs={"token": payment.registration.token})
+
+
 def connect():
     """Connect the app's signal receivers (called once from ``AppConfig.ready``)."""
+    from .payment_flow import register_settler
+    from .services.registrations import settle_registration_payment
+
+    register_settler("registration", settle_registration_payment, registration_return_url)
     status_changed.connect(settle_on_status_change, dispatch_uid="wagtail_training_pay.settle_on_status_change")

@@ -1,12 +1,15 @@
 from django.urls import path, re_path
 
 from . import payment_flow
-from .views import registration
+from .views import payment_step, registration
 
 app_name = "wagtail_training_pay"
 
 urlpatterns = [
     path("registration/<uuid:token>/", registration.manage_registration, name="manage_registration"),
+    path("registration/<uuid:token>/pay/", payment_step.pay, name="pay"),
+    path("registration/<uuid:token>/done/", registration.registration_done, name="registration_done"),
+    path("registration/<uuid:token>/session.ics", registration.registration_calendar_file, name="registration_ics"),
     path("payment/<uuid:token>/process/", payment_flow.process_payment, name="process_payment"),
     re_path(
         r"^payment/variant/(?P<variant>[a-z-]+)/process/$",

@@ -4,9 +4,9 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.viewsets.model import ModelViewSetGroup
 from wagtail.admin.widgets.button import Button, ListingButton
-from wagtail.log_actions import LogFormatter
 
 from . import permissions
+from .services.audit import ACTION_PREFIX, REGISTRATION_ACTIONS
 from .views.admin import reports, summary
 from .views.admin.payments import PaymentViewSet
 from .views.admin.registrations import RegistrationViewSet
@@ -26,17 +26,17 @@ def register_training_viewsets():
 
 @hooks.register("register_reports_menu_item")
 def register_revenue_by_session_report():
-    return reports.report_menu_items()[0]
+    return reports.revenue_by_session_menu_item()
 
 
 @hooks.register("register_reports_menu_item")
 def register_revenue_by_month_report():
-    return reports.report_menu_items()[1]
+    return reports.revenue_by_month_menu_item()
 
 
 @hooks.register("register_reports_menu_item")
 def register_usage_billing_report():
-    return reports.report_menu_items()[2]
+    return reports.usage_billing_menu_item()
 
 
 @hooks.register("construct_homepage_summary_items")
@@ -86,48 +86,7 @@ def session_registrations_header_button(page, user, view_name=None, next_url=Non
         yield Button(label, url=url, icon_name="group", priority=45)
 
 
-def _amount_message(template):
-    class AmountFormatter(LogFormatter):
-        def format_message(self, log_entry):
-            from .views.admin.common import format_money
-
-            data = log_entry.data or {}
-            amount = format_money(data.get("amount"), data.get("currency"))
-            return template % {"amount": amount}
-
-    return AmountFormatter
-
-
 @hooks.register("register_log_actions")
-def register_training_log_actions(actions):
-    refund = _amount_message(_("Refunded %(amount)s"))
-    refund.label = _("Refund registration")
-    actions.register_action("wagtail_training_pay.refund")(refund)
-
-    class CancelFormatter(LogFormatter):
-        label = _("Cancel registration")
-
-        def format_message(self, log_entry):
-            data = log_entry.data or {}
-            if data.get("refund") and data.get("amount") not in (None, "0", "0.00"):
-                return str(_amount_message(_("Cancelled and refunded %(amount)s"))().format_message(log_entry))
-            return _("Cancelled")
-
-    actions.register_action("wagtail_training_pay.cancel")(CancelFormatter)
-
-    class ConfirmFormatter(LogFormatter):
-        label = _("Confirm registration by hand")
-
-        def format_message(self, log_entry):
-            return _("Confirmed by hand")
-
-        def format_comment(self, log_entry):
-            return (log_entry.data or {}).get("reason", "")
-
-    actions.register_action("wagtail_training_pay.confirm")(ConfirmFormatter)
-    actions.register_action(
-        "wagtail_training_pay.resend", _("Resend confirmation email"), _("Confirmation email sent again")
-    )
-    actions.register_action(
-        "wagtail_training_pay.admit", _("Move in from the waiting list"), _("Moved in from the waiting list")
-    )
+def register_registration_log_actions(actions):
+    for verb, label in REGISTRATION_ACTIONS.items():
+        actions.register_action(ACTION_PREFIX + verb, label, label)

@@ -171,6 +171,34 @@ class TrainingSessionPage(AbstractForm):
         if errors:
             raise ValidationError(errors)
 
+    # The learner's registration: the logic lives in ``forms``, ``services.registrations`` and
+    # ``views.session_page``; these are Wagtail's form-page hooks pointing at it.
+
+    def get_form_class(self):
+        from ..forms import registration_form_class
+
+        return registration_form_class(self)
+
+    def get_form_parameters(self):
+        from ..views.session_page import registration_form_parameters
+
+        return registration_form_parameters(self)
+
+    def serve(self, request, *args, **kwargs):
+        from ..views.session_page import serve_session_page
+
+        return serve_session_page(self, request, *args, **kwargs)
+
+    def process_form_submission(self, form):
+        from ..views.session_page import register_from_form
+
+        return register_from_form(self, form)
+
+    def render_landing_page(self, request, form_submission=None, *args, **kwargs):
+        from ..views.session_page import redirect_after_registration
+
+        return redirect_after_registration(request, form_submission)
+
     def site_settings(self):
         """This page's site's ``TrainingPaySettings`` (the default site's while it has no site yet)."""
         from wagtail.models import Site

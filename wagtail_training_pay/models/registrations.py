@@ -75,6 +75,15 @@ class Registration(models.Model):
         help_text=_("The payment arrived after the hold expired and the session was full."),
     )
     anonymized_at = models.DateTimeField(_("anonymized at"), null=True, blank=True)
+    paid_by = models.ForeignKey(
+        "wagtail_training_pay.Payment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("paid by"),
+        help_text=_("The payment applied to this registration; any other confirmed payment of it is refunded."),
+    )
 
     objects = RegistrationQuerySet.as_manager()
 

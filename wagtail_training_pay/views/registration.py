@@ -1,15 +1,86 @@
-"""The learner's own screens, reached by unguessable tokens."""
+"""The learner's own screens, reached by unguessable tokens: manage, calendar file, after payment."""
 
-from django.shortcuts import get_object_or_404
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
-from ..models import Registration
+from ..calendar import registration_calendar
+from ..forms import CancelRegistrationForm
+from ..models import Registration, RegistrationStatus
+from ..services import registrations as service
+from ..services.emails import manage_url
+
+
+def _registration(token):
+    return get_object_or_404(Registration.objects.select_related("page", "paid_by"), token=token)
 
 
 def manage_registration(request, token):
-    registration = get_object_or_404(Registration.objects.select_related("page"), token=token)
+    registration = _registration(token)
+    can_cancel = service.learner_can_cancel(registration)
+    form = CancelRegistrationForm(request.POST or None)
+    if request.method == "POST" and can_cancel:
+        if form.is_valid():
+            try:
+                service.cancel_registration(registration)
+            except service.RefundFailed as exc:
+                messages.error(request, str(exc))
+            except service.CancellationRefused as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _("Your registration is cancelled."))
+            return redirect("wagtail_training_pay:manage_registration", token=token)
+        messages.error(request, _("Please tick the box to confirm the cancellation."))
+    page = registration.page
     return TemplateResponse(
         request,
         "wagtail_training_pay/manage_registration.html",
-        {"registration": registration, "page": registration.page},
+        {
+            "registration": registration,
+            "page": page,
+            "payment": registration.paid_by or service.current_payment(registration),
+            "cancel_form": form if can_cancel else None,
+            "cancellation_deadline": service.cancellation_deadline(registration),
+            "refund_on_cancel": service.policy_refund_amount(registration),
+            "show_join_link": registration.status == RegistrationStatus.CONFIRMED
+            and page.started_at is not None
+            and bool(page.join_url),
+            "can_pay": registration.status == RegistrationStatus.PENDING and not registration.hold_has_expired(),
+            "training_settings": page.site_settings(),
+        },
+    )
+
+
+def registration_calendar_file(request, token):
+    registration = _registration(token)
+    if registration.status != RegistrationStatus.CONFIRMED:
+        raise Http404("No calendar for this registration")
+    response = HttpResponse(
+        registration_calendar(registration, manage_url(registration)), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="session.ics"'
+    return response
+
+
+def registration_done(request, token):
+    """Where the learner lands after paying: confirmed, still processing, failed (back to paying) or too late."""
+    registration = _registration(token)
+    payment = service.current_payment(registration)
+    state = registration.status
+    if registration.status == RegistrationStatus.PENDING:
+        if registration.hold_has_expired():
+            state = "expired"
+        elif payment is not None and payment.status in service.FAILED_PAYMENT_STATUSES:
+            messages.error(request, _("Your payment did not go through. Nothing was charged; you can try again."))
+            return redirect("wagtail_training_pay:pay", token=token)
+        else:
+            state = "processing"
+    elif registration.late_payment_refunded:
+        state = "late_refunded"
+    return TemplateResponse(
+        request,
+        "wagtail_training_pay/registration_done.html",
+        {"registration": registration, "page": registration.page, "payment": payment, "state": state},
     )

@@ -281,27 +281,31 @@ class TrainingReportsViewSet(ViewSet):
         return patterns
 
 
-def report_menu_items():
-    return [
-        MoneyReportMenuItem(
-            _("Revenue per session"),
-            reverse("training_reports:revenue_by_session"),
-            name="training-revenue-per-session",
-            icon_name="calendar-alt",
-            order=1300,
-        ),
-        MoneyReportMenuItem(
-            _("Revenue per month"),
-            reverse("training_reports:revenue_by_month"),
-            name="training-revenue-per-month",
-            icon_name="date",
-            order=1310,
-        ),
-        MoneyReportMenuItem(
-            _("Pay-per-use billing"),
-            reverse("training_reports:usage_billing"),
-            name="training-usage-billing",
-            icon_name="tag",
-            order=1320,
-        ),
-    ]
+def revenue_by_session_menu_item():
+    return MoneyReportMenuItem(
+        _("Revenue per session"),
+        reverse("training_reports:revenue_by_session"),
+        name="training-revenue-per-session",
+        icon_name="calendar-alt",
+        order=1300,
+    )
+
+
+def revenue_by_month_menu_item():
+    return MoneyReportMenuItem(
+        _("Revenue per month"),
+        reverse("training_reports:revenue_by_month"),
+        name="training-revenue-per-month",
+        icon_name="date",
+        order=1310,
+    )
+
+
+def usage_billing_menu_item():
+    return MoneyReportMenuItem(
+        _("Pay-per-use billing"),
+        reverse("training_reports:usage_billing"),
+        name="training-usage-billing",
+        icon_name="tag",
+        order=1320,
+    )

@@ -1,0 +1,116 @@
+"""The learner's registration form: the editor's questions plus attendee, billing and payment fields."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+from django_countries.fields import LazyTypedChoiceField
+from wagtail.contrib.forms.forms import BaseForm
+
+ATTENDEE_FIELDS = ("first_name", "last_name", "email")
+BILLING_FIELDS = ("billing_address", "billing_postcode", "billing_city", "billing_country")
+PAYMENT_FIELDS = ("payment_method",)
+OWN_FIELDS = ATTENDEE_FIELDS + BILLING_FIELDS + PAYMENT_FIELDS
+
+
+class RegistrationForm(BaseForm):
+    """Attendee and billing details; subclasses built per page add the editor's questions."""
+
+    first_name = forms.CharField(
+        label=_("First name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        label=_("Last name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+    )
+    email = forms.EmailField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    billing_address = forms.CharField(
+        label=_("Address"), max_length=255, widget=forms.TextInput(attrs={"autocomplete": "street-address"})
+    )
+    billing_postcode = forms.CharField(
+        label=_("Postcode"), max_length=20, widget=forms.TextInput(attrs={"autocomplete": "postal-code"})
+    )
+    billing_city = forms.CharField(
+        label=_("City"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "address-level2"})
+    )
+    billing_country = LazyTypedChoiceField(
+        label=_("Country"),
+        choices=[("", "---------"), *countries],
+        widget=forms.Select(attrs={"autocomplete": "country"}),
+    )
+    payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, payment_methods=(), requires_payment=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requires_payment = requires_payment
+        if not requires_payment:
+            for name in BILLING_FIELDS + PAYMENT_FIELDS:
+                del self.fields[name]
+            return
+        field = self.fields["payment_method"]
+        field.choices = list(payment_methods)
+        if len(field.choices) == 1:
+            field.widget = forms.HiddenInput()
+            field.initial = field.choices[0][0]
+
+    def clean_billing_postcode(self):
+        return " ".join(self.cleaned_data["billing_postcode"].split()).upper()
+
+    def field_group(self, names):
+        return [self[name] for name in names if name in self.fields]
+
+    def attendee_fields(self):
+        return self.field_group(ATTENDEE_FIELDS)
+
+    def billing_fields(self):
+        return self.field_group(BILLING_FIELDS)
+
+    def payment_fields(self):
+        return self.field_group(PAYMENT_FIELDS)
+
+    def question_fields(self):
+        return [self[name] for name in self.fields if name not in OWN_FIELDS]
+
+    def answers(self):
+        """The answers to the editor's questions, JSON-ready, keyed by the question's name."""
+        answers = {}
+        for name in self.fields:
+            if name in OWN_FIELDS:
+                continue
+            value = self.cleaned_data.get(name)
+            answers[name] = value if isinstance(value, (str, int, float, bool, list, type(None))) else str(value)
+        return answers
+
+    def attendee(self):
+        return {name: self.cleaned_data[name] for name in ATTENDEE_FIELDS}
+
+    def billing(self):
+        if not self.requires_payment:
+            return {}
+        data = self.cleaned_data
+        return {
+            "address": data["billing_address"],
+            "postcode": data["billing_postcode"],
+            "city": data["billing_city"],
+            "country": data["billing_country"],
+        }
+
+
+def registration_form_class(page):
+    """The page's form class: its questions (renamed when they clash with ours) on top of ``RegistrationForm``."""
+    questions = {}
+    for name, field in page.form_builder(page.get_form_fields()).formfields.items():
+        questions[f"question_{name}" if name in OWN_FIELDS else name] = field
+    return type("RegistrationForm", (RegistrationForm,), questions)
+
+
+class PaymentMethodForm(forms.Form):
+    """Switching to another payment method on the payment step."""
+
+    payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, payment_methods=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payment_method"].choices = list(payment_methods)
+
+
+class CancelRegistrationForm(forms.Form):
+    confirm = forms.BooleanField(label=_("Yes, cancel my registration"))

@@ -1,0 +1,78 @@
+"""Emails to learners, rendered in the learner's language from overridable templates."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from ..calendar import registration_calendar
+from ..models import Registration, RegistrationStatus
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_DIR = "wagtail_training_pay/emails"
+#: kinds of email other than the confirmation; each has ``<kind>_subject.txt``, ``<kind>.txt``, ``<kind>.html``
+EMAIL_KINDS = ("late_refund", "cancelled", "seat_offered", "manage_link")
+
+
+def absolute_url(registration, path):
+    site = registration.page.get_site()
+    base = site.root_url if site is not None else getattr(settings, "WAGTAILADMIN_BASE_URL", "")
+    return f"{base.rstrip('/')}{path}"
+
+
+def manage_url(registration):
+    return absolute_url(registration, registration.get_manage_url())
+
+
+def email_context(registration):
+    from .registrations import current_payment
+
+    payment = registration.paid_by or current_payment(registration)
+    return {
+        "registration": registration,
+        "page": registration.page,
+        "payment": payment,
+        "manage_url": manage_url(registration),
+        "page_url": registration.page.get_full_url(),
+    }
+
+
+def build_email(registration, kind, *, with_calendar=False):
+    with translation.override(registration.language or settings.LANGUAGE_CODE):
+        context = email_context(registration)
+        subject = " ".join(render_to_string(f"{TEMPLATE_DIR}/{kind}_subject.txt", context).split())
+        text = render_to_string(f"{TEMPLATE_DIR}/{kind}.txt", context)
+        html = render_to_string(f"{TEMPLATE_DIR}/{kind}.html", context)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [registration.email])
+    message.attach_alternative(html, "text/html")
+    if with_calendar:
+        message.attach("session.ics", registration_calendar(registration, context["manage_url"]), "text/calendar")
+    return message
+
+
+@transaction.atomic
+def deliver_confirmation(registration_id):
+    """Send the confirmation once: ``confirmation_sent_at`` is checked and set under the row lock."""
+    registration = (
+        Registration.objects.select_for_update(of=("self",)).select_related("page").filter(pk=registration_id).first()
+    )
+    if registration is None or registration.confirmation_sent_at or registration.status != RegistrationStatus.CONFIRMED:
+        return False
+    build_email(registration, "confirmation", with_calendar=True).send()
+    registration.confirmation_sent_at = timezone.now()
+    registration.save(update_fields=["confirmation_sent_at"])
+    return True
+
+
+def deliver_registration_email(registration_id, kind):
+    if kind not in EMAIL_KINDS:
+        raise ValueError(f"Unknown registration email: {kind}")
+    registration = Registration.objects.select_related("page").filter(pk=registration_id).first()
+    if registration is None:
+        return False
+    build_email(registration, kind).send()
+    return True

@@ -1,0 +1,664 @@
+"""Learner registrations: seats, holds, payment settlement, cancellation and refunds.
+
+Lock order, everywhere, so that concurrent requests never deadlock:
+payment row, then session page row, then registration row.
+Seats are counted from the database on every call (confirmed registrations plus
+pending ones whose hold has not expired), so nothing depends on a background job.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+from urllib.error import URLError
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext_lazy as _
+from payments import PaymentError, PaymentStatus
+
+from ..currencies import quantize_money
+from ..models import ACTIVE_STATUSES, Payment, Registration, RegistrationStatus, TrainingSessionPage
+from .audit import log_action
+
+logger = logging.getLogger(__name__)
+
+#: Payment statuses after which a new attempt needs a new payment.
+FAILED_PAYMENT_STATUSES = (PaymentStatus.REJECTED, PaymentStatus.ERROR, PaymentStatus.CANCELLED)
+#: Payment statuses of an attempt still in progress at the provider.
+OPEN_PAYMENT_STATUSES = (PaymentStatus.WAITING, PaymentStatus.INPUT, PaymentStatus.PREAUTH)
+#: Exceptions a provider raises when the gateway refuses or cannot be reached.
+PROVIDER_ERRORS = (PaymentError, URLError, TimeoutError, ConnectionError)
+
+
+class RegistrationRefused(Exception):
+    """The learner cannot register; ``message`` says why, for the learner."""
+
+    code = "refused"
+
+    def __init__(self, message, *, existing=None):
+        super().__init__(str(message))
+        self.message = message
+        self.existing = existing
+
+
+class SessionFull(RegistrationRefused):
+    code = "full"
+
+
+class RegistrationClosed(RegistrationRefused):
+    code = "closed"
+
+
+class AlreadyRegistered(RegistrationRefused):
+    code = "duplicate"
+
+
+class PaymentMethodNotOffered(RegistrationRefused):
+    code = "payment_method"
+
+
+class RefundFailed(Exception):
+    """The provider did not refund; nothing was changed."""
+
+
+class CancellationRefused(Exception):
+    """The registration cannot be cancelled by the learner any more."""
+
+
+@dataclass
+class RegistrationResult:
+    registration: Registration
+    payment: Payment | None = None
+
+
+# --- seats -------------------------------------------------------------------------------------
+
+
+def seats_taken(page, now=None):
+    """Confirmed registrations plus pending ones whose hold has not expired."""
+    return Registration.objects.filter(page_id=page.pk).holding_seats(now).count()
+
+
+def seats_left(page, now=None):
+    """Free seats, or ``None`` when the session has no capacity limit."""
+    if page.capacity is None:
+        return None
+    return max(0, page.capacity - seats_taken(page, now))
+
+
+def requires_payment(page, site_settings=None):
+    """A session is paid for when it has a fee and the site sells sessions."""
+    site_settings = site_settings or page.site_settings()
+    return bool(page.fee) and site_settings.fee_based_enabled
+
+
+def registration_closed_reason(page, now=None):
+    """Why nobody can register now (a message for the learner), or ``None`` when registration is open."""
+    now = now or timezone.now()
+    if page.started_at or now >= page.start_at:
+        return _("Registration is closed: this session has already started.")
+    if page.registration_opens_at and now < page.registration_opens_at:
+        when = formats.date_format(timezone.localtime(page.registration_opens_at), "DATETIME_FORMAT")
+        return _("Registration opens on %(date)s.") % {"date": when}
+    if page.registration_closes_at and now >= page.registration_closes_at:
+        return _("Registration for this session is closed.")
+    return None
+
+
+# --- registering -------------------------------------------------------------------------------
+
+
+def register(
+    page,
+    *,
+    first_name,
+    last_name,
+    email,
+    billing=None,
+    answers=None,
+    variant=None,
+    language="",
+    user=None,
+    now=None,
+):
+    """Register one learner: a confirmed seat (free session), a held seat and a payment, or the waiting list.
+
+    Raises a ``RegistrationRefused`` subclass with a message for the learner when it cannot.
+    Amount and currency always come from the session page, never from the caller.
+    """
+    try:
+        return _register(
+            page,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            email=email.strip(),
+            billing=billing or {},
+            answers=answers or {},
+            variant=variant,
+            language=language or translation.get_language() or "",
+            user=user,
+            now=now or timezone.now(),
+        )
+    except IntegrityError:
+        # The unique constraint caught a concurrent registration with the same email.
+        existing = active_registration_for(page, email)
+        if existing is None:
+            raise
+        raise AlreadyRegistered(_("You are already registered for this session."), existing=existing) from None
+
+
+def active_registration_for(page, email):
+    return Registration.objects.filter(page_id=page.pk, email__iexact=email.strip(), status__in=ACTIVE_STATUSES).first()
+
+
+@transaction.atomic
+def _register(page, *, first_name, last_name, email, billing, answers, variant, language, user, now):
+    session = lock_session(page.pk)
+    site_settings = session.site_settings()
+    closed = registration_closed_reason(session, now)
+    if closed:
+        raise RegistrationClosed(closed)
+
+    existing = active_registration_for(session, email)
+    if existing is not None and existing.status == RegistrationStatus.PENDING and existing.hold_has_expired(now):
+        _expire(existing)
+        existing = None
+    if existing is not None:
+        raise AlreadyRegistered(_("You are already registered for this session."), existing=existing)
+
+    paid = requires_payment(session, site_settings)
+    if paid:
+        variant = validated_variant(site_settings, variant)
+
+    left = seats_left(session, now)
+    if left is not None and left <= 0:
+        if not site_settings.waitlist_enabled:
+            raise SessionFull(_("Sorry, this session is full."))
+        status = RegistrationStatus.WAITLISTED
+    else:
+        status = RegistrationStatus.PENDING if paid else RegistrationStatus.CONFIRMED
+
+    currency = session.get_currency()
+    registration = Registration.objects.create(
+        page=session,
+        status=status,
+        user=user if user is not None and user.is_authenticated else None,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        billing_address=billing.get("address", "") if paid else "",
+        billing_postcode=billing.get("postcode", "") if paid else "",
+        billing_city=billing.get("city", "") if paid else "",
+        billing_country=billing.get("country", "") if paid else "",
+        form_data=answers,
+        amount=quantize_money(session.fee, currency) if paid else Decimal("0"),
+        currency=currency,
+        language=language[:10],
+        hold_expires_at=now + timedelta(minutes=site_settings.seat_hold_minutes)
+        if status == RegistrationStatus.PENDING
+        else None,
+        created_at=now,
+        confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
+    )
+    log_action(registration, "register")
+    payment = None
+    if status == RegistrationStatus.PENDING:
+        payment = create_payment(registration, variant)
+    elif status == RegistrationStatus.CONFIRMED:
+        send_confirmation(registration)
+    return RegistrationResult(registration, payment)
+
+
+def lock_session(page_id):
+    """Lock the session's own row (not Wagtail's page row, which editors lock)."""
+    return TrainingSessionPage.objects.select_for_update(of=("self",)).get(pk=page_id)
+
+
+def lock_registration(registration_id):
+    return Registration.objects.select_for_update(of=("self",)).select_related("page").get(pk=registration_id)
+
+
+def validated_variant(site_settings, variant):
+    """The payment variant to use: the learner's choice among those offered, or the only one offered."""
+    offered = [name for name, _label in site_settings.learner_variants()]
+    if not offered:
+        raise PaymentMethodNotOffered(_("No payment method is available for this session. Please contact us."))
+    if not variant and len(offered) == 1:
+        return offered[0]
+    if variant not in offered:
+        raise PaymentMethodNotOffered(_("Please choose one of the payment methods offered."))
+    return variant
+
+
+def create_payment(registration, variant):
+    """A new payment attempt for a pending registration, billed from what the learner typed."""
+    return Payment.objects.create(
+        variant=variant,
+        registration=registration,
+        total=registration.amount,
+        currency=registration.currency,
+        description=str(registration.page.title)[:255],
+        billing_first_name=registration.first_name,
+        billing_last_name=registration.last_name,
+        billing_address_1=registration.billing_address,
+        billing_city=registration.billing_city,
+        billing_postcode=registration.billing_postcode,
+        billing_country_code=str(registration.billing_country or ""),
+        billing_email=registration.email,
+    )
+
+
+def current_payment(registration):
+    return registration.payments.order_by("-pk").first()
+
+
+@transaction.atomic
+def payment_for_attempt(registration, variant=None, *, now=None):
+    """The payment the learner pays now: the open attempt, or a new one after a failure or a change of method.
+
+    Returns ``None`` when the registration no longer waits for a payment or its hold expired.
+    """
+    now = now or timezone.now()
+    lock_payments_of(registration)
+    registration = lock_registration(registration.pk)
+    if registration.status != RegistrationStatus.PENDING or registration.hold_has_expired(now):
+        return None
+    site_settings = registration.page.site_settings()
+    latest = current_payment(registration)
+    if variant:
+        variant = validated_variant(site_settings, variant)
+    if latest is not None and latest.status in OPEN_PAYMENT_STATUSES:
+        if not variant or variant == latest.variant:
+            return latest
+        if latest.status == PaymentStatus.PREAUTH:
+            return latest  # money is reserved: finish this attempt rather than start another
+        _abandon(latest)
+    if latest is not None and latest.status == PaymentStatus.CONFIRMED:
+        return latest
+    if not variant:
+        variant = latest.variant if latest is not None else validated_variant(site_settings, None)
+    return create_payment(registration, variant)
+
+
+def lock_payments_of(registration):
+    """Lock every payment of a registration, first of all (see the lock order above)."""
+    return list(Payment.objects.select_for_update().filter(registration_id=registration.pk).order_by("pk"))
+
+
+def _abandon(payment):
+    """Cancel an unfinished attempt (its row already locked) before the learner tries another method."""
+    if payment.status not in (PaymentStatus.WAITING, PaymentStatus.INPUT):
+        return
+    try:
+        payment.cancel()
+    except (*PROVIDER_ERRORS, ValueError, NotImplementedError) as exc:
+        logger.warning("Provider could not cancel payment %s (%s); marked cancelled here.", payment.pk, exc)
+        payment.change_status(PaymentStatus.CANCELLED, message=str(exc)[:200])
+
+
+# --- settling payments -------------------------------------------------------------------------
+
+
+def settle_registration_payment(payment):
+    """Apply a payment's status to its registration; runs with the payment row locked, any number of times.
+
+    A confirmed payment confirms a pending registration exactly once. One that arrives after
+    the hold expired confirms it if a seat is still free, otherwise it is refunded. Any other
+    confirmed payment of the same registration is refunded. A failed payment leaves the
+    registration pending, so that the learner can try again until the hold expires.
+    """
+    status = payment.status
+    if status == PaymentStatus.CONFIRMED:
+        _apply_confirmed_payment(payment)
+    elif status == PaymentStatus.PREAUTH:
+        _capture_or_release(payment)
+    elif status in FAILED_PAYMENT_STATUSES:
+        logger.info("Payment %s for registration %s ended %s.", payment.pk, payment.registration_id, status)
+
+
+def _record_captured_amount(payment):
+    # django-payments does not save captured_amount when a payment is captured.
+    if not payment.captured_amount:
+        payment.captured_amount = payment.total
+        Payment.objects.filter(pk=payment.pk, captured_amount=0).update(captured_amount=payment.total)
+
+
+def _payment_matches(payment, registration):
+    return payment.currency == registration.currency and quantize_money(
+        payment.total, payment.currency
+    ) == quantize_money(registration.amount, registration.currency)
+
+
+def _apply_confirmed_payment(payment):
+    _record_captured_amount(payment)
+    lock_session(payment.registration.page_id)
+    registration = lock_registration(payment.registration_id)
+    if registration.paid_by_id == payment.pk:
+        return  # already applied: a replayed notification or the browser return after the callback
+    if not _payment_matches(payment, registration):
+        logger.error(
+            "Payment %s (%s %s) does not match registration %s (%s %s); not confirmed.",
+            payment.pk,
+            payment.total,
+            payment.currency,
+            registration.pk,
+            registration.amount,
+            registration.currency,
+        )
+        log_action(registration, "payment_mismatch", data={"payment": payment.pk})
+        return
+    if registration.paid_by_id is None and registration.status == RegistrationStatus.CONFIRMED:
+        # Confirmed by hand before the payment arrived: the payment is the one that pays for it.
+        registration.paid_by = payment
+        registration.save(update_fields=["paid_by"])
+        log_action(registration, "confirm", data={"payment": payment.pk})
+        return
+    if registration.paid_by_id is not None or registration.status not in (
+        RegistrationStatus.PENDING,
+        RegistrationStatus.EXPIRED,
+    ):
+        logger.warning("Payment %s for registration %s is not needed; refunding it.", payment.pk, registration.pk)
+        schedule_refund_of_unapplied_payment(payment)
+        return
+    now = timezone.now()
+    late = registration.status == RegistrationStatus.EXPIRED or registration.hold_has_expired(now)
+    if late and not _late_payment_can_take_a_seat(registration, now):
+        if registration.status == RegistrationStatus.PENDING:
+            _expire(registration)
+        log_action(registration, "late_payment", data={"payment": payment.pk})
+        schedule_refund_of_unapplied_payment(payment)
+        return
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.confirmed_at = now
+    registration.hold_expires_at = None
+    registration.paid_by = payment
+    registration.save(update_fields=["status", "confirmed_at", "hold_expires_at", "paid_by"])
+    log_action(registration, "confirm", data={"payment": payment.pk, "late": late})
+    send_confirmation(registration)
+
+
+def _late_payment_can_take_a_seat(registration, now):
+    if active_registration_for(registration.page, registration.email) not in (None, registration):
+        return False  # the learner registered again meanwhile
+    left = seats_left(registration.page, now)
+    return left is None or left > 0
+
+
+def _capture_or_release(payment):
+    """A pre-authorized payment is captured when its registration can be confirmed, released otherwise."""
+    lock_session(payment.registration.page_id)
+    registration = lock_registration(payment.registration_id)
+    now = timezone.now()
+    wanted = (
+        registration.paid_by_id is None
+        and _payment_matches(payment, registration)
+        and (
+            (registration.status == RegistrationStatus.PENDING and not registration.hold_has_expired(now))
+            or (
+                registration.status in (RegistrationStatus.PENDING, RegistrationStatus.EXPIRED)
+                and _late_payment_can_take_a_seat(registration, now)
+            )
+        )
+    )
+    try:
+        if wanted:
+            payment.capture()  # confirms, which settles again through status_changed
+        else:
+            payment.release()
+    except (*PROVIDER_ERRORS, NotImplementedError) as exc:
+        logger.error("Could not capture or release payment %s: %s", payment.pk, exc)
+
+
+def _expire(registration):
+    Registration.objects.filter(pk=registration.pk, status=RegistrationStatus.PENDING).update(
+        status=RegistrationStatus.EXPIRED
+    )
+    registration.status = RegistrationStatus.EXPIRED
+
+
+# --- refunds -----------------------------------------------------------------------------------
+
+
+def schedule_refund_of_unapplied_payment(payment):
+    from ..tasks import enqueue, refund_unapplied_payment_task
+
+    transaction.on_commit(partial(enqueue, refund_unapplied_payment_task, payment.pk))
+
+
+def is_unapplied(payment, registration):
+    """A confirmed payment that paid for nothing: late after the session filled up, or a duplicate."""
+    if payment.status != PaymentStatus.CONFIRMED or registration is None:
+        return False
+    if not _payment_matches(payment, registration):
+        return False  # left for an administrator, who sees the logged error
+    if registration.paid_by_id == payment.pk:
+        return False
+    return registration.paid_by_id is not None or registration.status not in (
+        RegistrationStatus.PENDING,
+        RegistrationStatus.CONFIRMED,
+    )
+
+
+@transaction.atomic
+def refund_unapplied_payment(payment_id):
+    """Refund, in full and once, a payment that :func:`is_unapplied`; tell the learner when it came too late."""
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    if payment.registration_id is None:
+        return False
+    lock_session(payment.registration.page_id)
+    registration = lock_registration(payment.registration_id)
+    if not is_unapplied(payment, registration):
+        return False
+    _record_captured_amount(payment)
+    amount = payment.captured_amount
+    _refund_payment(payment, amount)
+    registration.refunded_amount = F("refunded_amount") + amount
+    update_fields = ["refunded_amount"]
+    if registration.paid_by_id is None and registration.status == RegistrationStatus.EXPIRED:
+        registration.status = RegistrationStatus.REFUNDED
+        registration.late_payment_refunded = True
+        update_fields += ["status", "late_payment_refunded"]
+    registration.save(update_fields=update_fields)
+    registration.refresh_from_db()
+    log_action(registration, "refund", data={"payment": payment.pk, "amount": str(amount), "automatic": True})
+    if registration.late_payment_refunded:
+        send_registration_email(registration, "late_refund")
+    return True
+
+
+def unapplied_payments():
+    """Confirmed payments of registrations that did not keep them (for the sweeper)."""
+    return (
+        Payment.objects.filter(status=PaymentStatus.CONFIRMED, registration__isnull=False)
+        .exclude(registration__paid_by=F("pk"))
+        .exclude(
+            registration__status__in=[RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED],
+            registration__paid_by__isnull=True,
+        )
+    )
+
+
+def _refund_payment(payment, amount):
+    """Refund ``amount`` of a locked, confirmed payment through its provider; raises ``RefundFailed``."""
+    _record_captured_amount(payment)
+    if amount <= 0 or amount > payment.captured_amount:
+        raise RefundFailed(_("The refund must be more than zero and at most what was paid."))
+    try:
+        payment.refund(amount)  # fires status_changed when fully refunded; settling ignores refunds
+    except (*PROVIDER_ERRORS, ValueError, NotImplementedError) as exc:
+        logger.error("Refund of %s on payment %s failed: %s", amount, payment.pk, exc)
+        raise RefundFailed(_("The payment provider did not accept the refund. Please try again later.")) from exc
+    Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") + amount)
+    payment.refresh_from_db(fields=["refunded_amount"])
+
+
+def refundable_amount(registration):
+    """What is left to refund of what the registration paid."""
+    if registration.paid_by_id is None:
+        return Decimal("0")
+    return max(Decimal("0"), registration.amount - registration.refunded_amount)
+
+
+@transaction.atomic
+def refund_registration(registration, amount=None, *, user=None):
+    """Refund all or part of what a registration paid, through the provider.
+
+    A full refund of a confirmed registration frees its seat (status ``refunded``).
+    """
+    payments = {payment.pk: payment for payment in lock_payments_of(registration)}
+    lock_session(registration.page_id)
+    registration = lock_registration(registration.pk)
+    if registration.paid_by_id not in payments:
+        raise RefundFailed(_("This registration has no payment to refund."))
+    payment = payments[registration.paid_by_id]
+    remaining = refundable_amount(registration)
+    amount = remaining if amount is None else quantize_money(Decimal(amount), registration.currency)
+    if amount <= 0 or amount > remaining:
+        raise RefundFailed(_("The refund must be more than zero and at most what is left to refund."))
+    _refund_payment(payment, amount)
+    registration.refunded_amount += amount
+    update_fields = ["refunded_amount"]
+    if registration.refunded_amount >= registration.amount and registration.status == RegistrationStatus.CONFIRMED:
+        registration.status = RegistrationStatus.REFUNDED
+        update_fields.append("status")
+    registration.save(update_fields=update_fields)
+    log_action(registration, "refund", user=user, data={"payment": payment.pk, "amount": str(amount)})
+    return registration
+
+
+# --- confirming, cancelling, waiting list ------------------------------------------------------
+
+
+@transaction.atomic
+def confirm_registration(registration, *, user=None, reason=""):
+    """Confirm by hand (an administrator), for example after an offline payment."""
+    lock_session(registration.page_id)
+    registration = lock_registration(registration.pk)
+    if registration.status == RegistrationStatus.CONFIRMED:
+        return registration
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.confirmed_at = timezone.now()
+    registration.hold_expires_at = None
+    registration.save(update_fields=["status", "confirmed_at", "hold_expires_at"])
+    log_action(registration, "confirm", user=user, data={"reason": reason})
+    send_confirmation(registration)
+    return registration
+
+
+def cancellation_deadline(registration):
+    site_settings = registration.page.site_settings()
+    return registration.page.start_at - timedelta(hours=site_settings.cancellation_deadline_hours)
+
+
+def learner_can_cancel(registration, now=None):
+    if registration.status not in ACTIVE_STATUSES:
+        return False
+    return (now or timezone.now()) < cancellation_deadline(registration)
+
+
+def policy_refund_amount(registration):
+    """What the site's cancellation policy gives back to a learner who cancels in time."""
+    if registration.paid_by_id is None:
+        return Decimal("0")
+    percentage = registration.page.site_settings().refund_percentage
+    return quantize_money(refundable_amount(registration) * percentage / 100, registration.currency)
+
+
+@transaction.atomic
+def cancel_registration(registration, *, user=None, refund=True, now=None):
+    """Cancel a registration; the learner (``user=None``) only before the deadline, refunded per the policy.
+
+    The refund goes through the provider first: when it fails, nothing is cancelled.
+    """
+    now = now or timezone.now()
+    payments = lock_payments_of(registration)
+    lock_session(registration.page_id)
+    registration = lock_registration(registration.pk)
+    if registration.status not in ACTIVE_STATUSES:
+        return registration
+    if user is None and not learner_can_cancel(registration, now):
+        raise CancellationRefused(_("The cancellation deadline has passed."))
+    if refund and registration.paid_by_id:
+        amount = policy_refund_amount(registration) if user is None else refundable_amount(registration)
+        if amount > 0:
+            paid_by = next(payment for payment in payments if payment.pk == registration.paid_by_id)
+            _refund_payment(paid_by, amount)
+            registration.refunded_amount += amount
+    for payment in payments:
+        _abandon(payment)
+    registration.status = RegistrationStatus.CANCELLED
+    registration.cancelled_at = now
+    registration.hold_expires_at = None
+    registration.save(update_fields=["status", "cancelled_at", "hold_expires_at", "refunded_amount"])
+    log_action(registration, "cancel", user=user, data={"refunded": str(registration.refunded_amount)})
+    send_registration_email(registration, "cancelled")
+    return registration
+
+
+@transaction.atomic
+def admit_from_waitlist(registration, *, user=None, now=None):
+    """Offer a waiting learner a seat: confirmed at once when free, otherwise held for payment."""
+    now = now or timezone.now()
+    session = lock_session(registration.page_id)
+    registration = lock_registration(registration.pk)
+    if registration.status != RegistrationStatus.WAITLISTED:
+        return registration
+    left = seats_left(session, now)
+    if left is not None and left <= 0 and user is None:
+        raise SessionFull(_("Sorry, this session is full."))
+    site_settings = session.site_settings()
+    if requires_payment(session, site_settings):
+        registration.status = RegistrationStatus.PENDING
+        registration.hold_expires_at = now + timedelta(minutes=site_settings.seat_hold_minutes)
+        registration.save(update_fields=["status", "hold_expires_at"])
+        create_payment(registration, validated_variant(site_settings, None))
+        send_registration_email(registration, "seat_offered")
+    else:
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.confirmed_at = now
+        registration.save(update_fields=["status", "confirmed_at"])
+        send_confirmation(registration)
+    log_action(registration, "admit", user=user)
+    return registration
+
+
+# --- holds -------------------------------------------------------------------------------------
+
+
+def release_expired_holds(now=None):
+    """Mark pending registrations whose hold expired as expired and refund stray payments.
+
+    Safe to run concurrently: each row changes in one conditional UPDATE. Counting seats
+    never needs this to have run.
+    """
+    now = now or timezone.now()
+    expired = Registration.objects.filter(status=RegistrationStatus.PENDING, hold_expires_at__lte=now).update(
+        status=RegistrationStatus.EXPIRED
+    )
+    refunded = 0
+    for payment_id in unapplied_payments().values_list("pk", flat=True):
+        try:
+            refunded += bool(refund_unapplied_payment(payment_id))
+        except RefundFailed:
+            logger.error("Stray payment %s could not be refunded yet; will retry.", payment_id)
+    return expired, refunded
+
+
+# --- emails ------------------------------------------------------------------------------------
+
+
+def send_confirmation(registration):
+    """Send the confirmation email once, after the transaction commits, through the task queue."""
+    from ..tasks import enqueue, send_confirmation_task
+
+    transaction.on_commit(partial(enqueue, send_confirmation_task, registration.pk))
+
+
+def send_registration_email(registration, kind):
+    """Send one of the other emails to the learner (``late_refund``, ``cancelled``, ``seat_offered``...)."""
+    from ..tasks import enqueue, send_registration_email_task
+
+    transaction.on_commit(partial(enqueue, send_registration_email_task, registration.pk, kind))

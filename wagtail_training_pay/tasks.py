@@ -1,0 +1,39 @@
+"""Background work, through Django's Tasks API; every task is safe to run twice."""
+
+from django_tasks import task
+
+from .conf import app_settings
+
+
+def enqueue(task_, *args):
+    """Enqueue on the app's queue (``WAGTAIL_TRAINING_PAY_TASK_QUEUE``, read when called)."""
+    return task_.using(queue_name=app_settings.TASK_QUEUE).enqueue(*args)
+
+
+@task
+def send_confirmation_task(registration_id):
+    from .services.emails import deliver_confirmation
+
+    return deliver_confirmation(registration_id)
+
+
+@task
+def send_registration_email_task(registration_id, kind):
+    from .services.emails import deliver_registration_email
+
+    return deliver_registration_email(registration_id, kind)
+
+
+@task
+def refund_unapplied_payment_task(payment_id):
+    from .services.registrations import refund_unapplied_payment
+
+    return refund_unapplied_payment(payment_id)
+
+
+@task
+def release_expired_holds_task():
+    from .services.registrations import release_expired_holds
+
+    expired, refunded = release_expired_holds()
+    return {"expired": expired, "refunded": refunded}

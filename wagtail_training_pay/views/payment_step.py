@@ -1,0 +1,84 @@
+"""The payment step of a pending registration: the provider's form or a redirect to the provider."""
+
+import logging
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from payments import RedirectNeeded
+
+from ..forms import PaymentMethodForm
+from ..models import Registration, RegistrationStatus
+from ..payment_flow import lock_payment, settle_payment
+from ..services import registrations as service
+
+logger = logging.getLogger(__name__)
+
+CHOOSE_METHOD = "choose_payment_method"
+
+
+def pay(request, token):
+    registration = get_object_or_404(Registration.objects.select_related("page"), token=token)
+    if registration.status != RegistrationStatus.PENDING or registration.hold_has_expired():
+        return redirect("wagtail_training_pay:registration_done", token=token)
+    methods = registration.page.site_settings().learner_variants()
+    choosing = request.method == "POST" and CHOOSE_METHOD in request.POST
+    method_form = PaymentMethodForm(request.POST if choosing else None, payment_methods=methods)
+    variant = None
+    if choosing:
+        if method_form.is_valid():
+            variant = method_form.cleaned_data["payment_method"]
+        else:
+            messages.error(request, _("Please choose one of the payment methods offered."))
+    payment = service.payment_for_attempt(registration, variant)
+    if payment is None:
+        return redirect("wagtail_training_pay:registration_done", token=token)
+    method_form = PaymentMethodForm(payment_methods=methods, initial={"payment_method": payment.variant})
+
+    provider_data = request.POST if request.method == "POST" and not choosing else None
+    form, redirect_to, failed = provider_step(payment, provider_data)
+    if redirect_to:
+        return redirect(redirect_to)
+    if failed:
+        messages.error(
+            request,
+            _(
+                "The payment service could not process your payment. Nothing was charged. "
+                "Please try again, or choose another payment method if one is offered."
+            ),
+        )
+        return redirect("wagtail_training_pay:pay", token=token)
+    return TemplateResponse(
+        request,
+        "wagtail_training_pay/payment_step.html",
+        {
+            "registration": registration,
+            "page": registration.page,
+            "payment": payment,
+            "form": form,
+            "method_form": method_form if len(methods) > 1 else None,
+            "choose_method_name": CHOOSE_METHOD,
+        },
+    )
+
+
+def provider_step(payment, data):
+    """Let the provider render, take or redirect the payment under its row lock, then settle it.
+
+    Returns ``(form, redirect_url, failed)``; a provider failure leaves the registration pending.
+    """
+    form = redirect_to = None
+    failed = False
+    with transaction.atomic():
+        payment = lock_payment(pk=payment.pk)
+        try:
+            form = payment.get_form(data=data)
+        except RedirectNeeded as needed:
+            redirect_to = str(needed)
+        except service.PROVIDER_ERRORS as exc:
+            logger.warning("Payment provider failed on payment %s: %s", payment.pk, exc)
+            failed = True
+        settle_payment(payment)
+    return form, redirect_to, failed

@@ -1,0 +1,104 @@
+"""The session page: shows the session and takes registrations (Wagtail's form page hooks call these)."""
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from ..services import registrations as service
+
+#: session key holding the tokens of the registrations made from this browser
+SESSION_TOKENS_KEY = "wagtail_training_pay_registrations"
+
+
+def registration_form_parameters(page):
+    site_settings = page.site_settings()
+    paid = service.requires_payment(page, site_settings)
+    return {
+        "requires_payment": paid,
+        "payment_methods": site_settings.learner_variants() if paid else (),
+    }
+
+
+def session_page_context(page, request, form=None):
+    context = page.get_context(request)
+    site_settings = page.site_settings()
+    context.update(
+        form=form,
+        seats_left=service.seats_left(page),
+        closed_reason=service.registration_closed_reason(page),
+        requires_payment=service.requires_payment(page, site_settings),
+        training_settings=site_settings,
+    )
+    return context
+
+
+def serve_session_page(page, request, *args, **kwargs):
+    form = None
+    if request.method == "POST" and service.registration_closed_reason(page) is None:
+        form = page.get_form(request.POST, request.FILES, page=page, user=request.user)
+        if form.is_valid():
+            try:
+                result = page.process_form_submission(form)
+            except service.AlreadyRegistered as refusal:
+                _explain_duplicate(request, form, refusal.existing)
+            except service.RegistrationRefused as refusal:
+                form.add_error(None, refusal.message)
+                messages.error(request, refusal.message)
+            else:
+                _remember(request, result.registration)
+                return page.render_landing_page(request, result, *args, **kwargs)
+        else:
+            messages.error(request, _("Please correct the errors below."))
+    if form is None:
+        form = page.get_form(page=page, user=request.user)
+    return TemplateResponse(request, page.get_template(request), session_page_context(page, request, form))
+
+
+def register_from_form(page, form):
+    return service.register(
+        page,
+        **form.attendee(),
+        billing=form.billing(),
+        answers=form.answers(),
+        variant=form.cleaned_data.get("payment_method"),
+        language=get_language() or "",
+        user=form.user,
+    )
+
+
+def redirect_after_registration(request, result=None):
+    if result is None:  # Wagtail's "landing page" preview
+        return redirect(request.path)
+    registration = result.registration
+    if result.payment is not None:
+        return redirect("wagtail_training_pay:pay", token=registration.token)
+    return redirect("wagtail_training_pay:registration_done", token=registration.token)
+
+
+def _remember(request, registration):
+    tokens = request.session.get(SESSION_TOKENS_KEY, [])
+    request.session[SESSION_TOKENS_KEY] = [*tokens[-19:], str(registration.token)]
+
+
+def _explain_duplicate(request, form, existing):
+    """Link to the earlier registration only for the browser that made it; email the link to anyone else."""
+    if existing is not None and str(existing.token) in request.session.get(SESSION_TOKENS_KEY, []):
+        message = format_html(
+            '{} <a href="{}">{}</a>',
+            _("You are already registered for this session."),
+            reverse("wagtail_training_pay:manage_registration", kwargs={"token": existing.token}),
+            _("See your registration."),
+        )
+    else:
+        message = _(
+            "This email address is already registered for this session. "
+            "We have sent the link to that registration to this address."
+        )
+        if existing is not None:
+            service.send_registration_email(existing, "manage_link")
+    form.add_error("email", _("This email address is already registered for this session."))
+    messages.error(request, message)
