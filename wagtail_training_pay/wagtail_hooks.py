@@ -90,3 +90,9 @@ def session_registrations_header_button(page, user, view_name=None, next_url=Non
 def register_registration_log_actions(actions):
     for verb, label in REGISTRATION_ACTIONS.items():
         actions.register_action(ACTION_PREFIX + verb, label, label)
+
+
+@hooks.register("register_log_actions")
+def register_admin_log_actions(actions):
+    label = _("Confirmation email sent again")
+    actions.register_action(ACTION_PREFIX + "resend_confirmation", label, label)

@@ -4,11 +4,7 @@ from decimal import Decimal
 
 from babel.numbers import format_currency
 from django.utils.translation import get_language, to_locale
-from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column
-from wagtail.log_actions import log
-
-LOG_PREFIX = "wagtail_training_pay."
 
 
 def format_money(amount, currency):
@@ -33,18 +29,3 @@ class MoneyColumn(Column):
         amount = super().get_value(instance)
         currency = Column("currency", accessor=self.currency_accessor).get_value(instance)
         return format_money(amount, currency)
-
-
-def registration_log_title(registration):
-    """The label stored with a log entry: never the learner's name (history is widely visible)."""
-    return str(_("Registration #%(id)s") % {"id": registration.pk})
-
-
-def log_registration_action(registration, verb, *, user, data=None):
-    return log(
-        registration,
-        LOG_PREFIX + verb,
-        user=user,
-        title=registration_log_title(registration),
-        data=data or {},
-    )

@@ -1,48 +1,38 @@
 """Actions on one registration, each behind a confirmation page, each leaving an audit log entry.
 
 The views only check permissions, ask for confirmation and call the registration services
-(``wagtail_training_pay.services.registrations``), which lock the rows and move the money.
+(``wagtail_training_pay.services.registrations``), which lock the rows, move the money and
+write the log entry (with the acting user).
 """
 
 from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F, Sum
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView
-from payments import PaymentError
 from wagtail.admin import messages
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from ... import permissions
-from ...models import Payment, Registration, RegistrationStatus
-from ...reporting import COLLECTED_STATUSES
+from ...models import Registration, RegistrationStatus
+from ...services import registrations as services
 from .common import format_money
 
 INSPECT_URL_NAME = "training_registrations:inspect"
 
 
-class ActionFailed(Exception):
-    """The action could not be done; the message says why, for the user."""
-
-
 def refundable_amount(registration):
-    """What can still be refunded: collected payments less what was refunded already."""
-    totals = Payment.objects.filter(registration=registration, status__in=COLLECTED_STATUSES).aggregate(
-        remaining=Sum(F("total") - F("refunded_amount"))
-    )
-    return totals["remaining"] or Decimal("0")
+    return services.refundable_amount(registration)
 
 
-def _services():
-    from ...services import registrations
-
-    return registrations
+def action_errors():
+    """Exceptions the services raise with a message meant for the user."""
+    return (services.RefundFailed, services.CancellationRefused, services.RegistrationRefused, ValueError)
 
 
 class ReasonForm(forms.Form):
@@ -123,11 +113,17 @@ class RegistrationAction:
         return True
 
     def perform(self, registration, user, data):
-        """Do the action through the services; return the data to keep in the log entry."""
+        """Do the action through the services; return the amount refunded, if any."""
         raise NotImplementedError
 
     def describe(self, registration):
         return self.question
+
+    def success_text(self, registration, refunded):
+        refund_message = getattr(self, "refund_message", None)
+        if refunded and refund_message:
+            return refund_message % {"amount": format_money(refunded, registration.currency)}
+        return self.success_message
 
 
 class RefundAction(RegistrationAction):
@@ -137,7 +133,8 @@ class RefundAction(RegistrationAction):
     form_class = RefundForm
     question = _("Refund this registration through its payment provider?")
     submit_label = _("Yes, refund")
-    success_message = _("%(amount)s refunded.")
+    success_message = _("Nothing was refunded.")
+    refund_message = _("%(amount)s refunded.")
 
     def user_may(self, user):
         return permissions.can_refund(user)
@@ -147,9 +144,8 @@ class RefundAction(RegistrationAction):
 
     def perform(self, registration, user, data):
         before = registration.refunded_amount
-        _services().refund_registration(registration, data.get("amount"), user=user)
-        registration.refresh_from_db()
-        return {"amount": str(registration.refunded_amount - before), "currency": registration.currency}
+        registration = services.refund_registration(registration, data.get("amount"), user=user)
+        return registration.refunded_amount - before
 
     def describe(self, registration):
         return _("Refund this registration through its payment provider? Up to %(amount)s can be refunded.") % {
@@ -165,6 +161,7 @@ class CancelAction(RegistrationAction):
     question = _("Cancel this registration? Its seat is given up.")
     submit_label = _("Yes, cancel it")
     success_message = _("Registration cancelled.")
+    refund_message = _("Registration cancelled; %(amount)s refunded.")
 
     def applies_to(self, registration):
         return registration.status in (
@@ -176,13 +173,8 @@ class CancelAction(RegistrationAction):
     def perform(self, registration, user, data):
         refund = bool(data.get("refund")) and permissions.can_refund(user)
         before = registration.refunded_amount
-        _services().cancel_registration(registration, user=user, refund=refund)
-        registration.refresh_from_db()
-        return {
-            "refund": refund,
-            "amount": str(registration.refunded_amount - before),
-            "currency": registration.currency,
-        }
+        registration = services.cancel_registration(registration, user=user, refund=refund)
+        return registration.refunded_amount - before
 
 
 class ConfirmAction(RegistrationAction):
@@ -201,8 +193,7 @@ class ConfirmAction(RegistrationAction):
         return registration.status in (RegistrationStatus.PENDING, RegistrationStatus.EXPIRED)
 
     def perform(self, registration, user, data):
-        _services().confirm_registration(registration, user=user, reason=data["reason"])
-        return {"reason": data["reason"]}
+        services.confirm_registration(registration, user=user, reason=data["reason"])
 
 
 class ResendConfirmationAction(RegistrationAction):
@@ -217,8 +208,7 @@ class ResendConfirmationAction(RegistrationAction):
         return registration.status == RegistrationStatus.CONFIRMED
 
     def perform(self, registration, user, data):
-        _services().send_confirmation(registration, force=True)
-        return {}
+        services.resend_confirmation(registration, user=user)
 
 
 class AdmitAction(RegistrationAction):
@@ -233,8 +223,7 @@ class AdmitAction(RegistrationAction):
         return registration.status == RegistrationStatus.WAITLISTED
 
     def perform(self, registration, user, data):
-        _services().admit_from_waitlist(registration, user=user)
-        return {}
+        services.admit_from_waitlist(registration, user=user)
 
 
 class RegistrationActionView(WagtailAdminTemplateMixin, FormView):
@@ -287,25 +276,13 @@ class RegistrationActionView(WagtailAdminTemplateMixin, FormView):
         return context
 
     def form_valid(self, form):
-        from .common import log_registration_action
-
         try:
-            log_data = self.action.perform(self.registration, self.request.user, form.cleaned_data)
-        except (ActionFailed, PaymentError, ValueError, ValidationError) as exc:
-            form.add_error(None, _("It could not be done: %(reason)s") % {"reason": error_text(exc)})
+            refunded = self.action.perform(self.registration, self.request.user, form.cleaned_data)
+        except action_errors() as exc:
+            form.add_error(None, _("It could not be done: %(reason)s") % {"reason": str(exc)})
             return self.form_invalid(form)
-        log_registration_action(self.registration, self.action.name, user=self.request.user, data=log_data)
-        message = self.action.success_message
-        if "amount" in log_data:
-            message = message % {"amount": format_money(Decimal(log_data["amount"]), self.registration.currency)}
-        messages.success(self.request, message)
+        messages.success(self.request, self.action.success_text(self.registration, refunded))
         return redirect(self.inspect_url)
-
-
-def error_text(exc):
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc) or exc.__class__.__name__
 
 
 for _action_class in (RefundAction, CancelAction, ConfirmAction, ResendConfirmationAction, AdmitAction):

@@ -5,13 +5,14 @@ What each column, filter and field shows depends on the user's permissions (see
 """
 
 import datetime
+import operator
 import tempfile
 from collections import defaultdict
 
 import django_filters
 from django import forms
 from django.contrib.admin.utils import quote
-from django.db.models import Exists, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import FileResponse
 from django.urls import path, reverse
@@ -24,11 +25,11 @@ from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleCo
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import Button
-from wagtail.coreutils import multigetattr
 from wagtail.log_actions import registry as log_registry
 from wagtail.models import ModelLogEntry
 
 from ... import permissions
+from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED_STATUSES
 from .common import MoneyColumn, format_money
@@ -158,7 +159,12 @@ class RegistrationIndexView(IndexView):
     }
 
     def get_base_queryset(self):
-        return with_payment_summary(Registration.objects.select_related("page"))
+        # The session's title and start as plain columns: building a page object per row would
+        # cost more than the rest of the row.
+        registrations = Registration.objects.annotate(
+            session_title=F("page__title"), session_start_at=F("page__start_at")
+        )
+        return with_payment_summary(registrations)
 
     @cached_property
     def can_view_personal_data(self):
@@ -203,7 +209,7 @@ class RegistrationIndexView(IndexView):
         if self.can_view_personal_data:
             columns.append(Column("email", label=_("Email"), sort_key="email"))
         columns += [
-            Column("session", label=_("Session"), accessor="page.title", sort_key="page__title"),
+            Column("session", label=_("Session"), accessor="session_title", sort_key="session_title"),
             StatusTagColumn(
                 "status",
                 label=_("Status"),
@@ -250,7 +256,7 @@ class RegistrationIndexView(IndexView):
 
     @cached_property
     def list_export(self):
-        fields = ["pk", "page.title", "page.start_at", "get_status_display", "created_at", "confirmed_at"]
+        fields = ["pk", "session_title", "session_start_at", "get_status_display", "created_at", "confirmed_at"]
         fields.append("cancelled_at")
         if self.can_view_personal_data:
             fields += [
@@ -276,8 +282,8 @@ class RegistrationIndexView(IndexView):
     def export_headings(self):
         headings = {
             "pk": _("Registration"),
-            "page.title": _("Session"),
-            "page.start_at": _("Session starts at"),
+            "session_title": _("Session"),
+            "session_start_at": _("Session starts at"),
             "get_status_display": _("Status"),
             "billing_country.name": _("Country"),
             "paid_total": _("Paid"),
@@ -290,19 +296,47 @@ class RegistrationIndexView(IndexView):
                 headings[f"answer:{name}"] = label
         return headings
 
-    def to_row_dict(self, item):
-        row = {}
+    @cached_property
+    def export_getters(self):
+        """``{field: function(registration)}``, built once per export: labels are translated once, not per row."""
+        status_labels = {value: str(label) for value, label in RegistrationStatus.choices}
+        payment_labels = {value: str(label) for value, label in PaymentStatus.CHOICES}
+        country_names = {}
+
+        def country_name(item):
+            code = str(item.billing_country or "")
+            if code not in country_names:
+                country_names[code] = str(item.billing_country.name) if code else ""
+            return country_names[code]
+
+        def answers(item):
+            labels = self.export_question_labels.get(item.page_id, [])
+            return "; ".join(f"{label}: {answer}" for label, answer in answers_of(item, labels) if answer)
+
+        def money_getter(field):
+            return lambda item: quantize_money(getattr(item, field) or 0, item.currency)
+
+        def answer_getter(clean_name):
+            return lambda item: display_answer((item.form_data or {}).get(clean_name, ""))
+
+        getters = {
+            "get_status_display": lambda item: status_labels.get(item.status, item.status),
+            "payment_status": lambda item: payment_labels.get(item.payment_status, item.payment_status or ""),
+            "billing_country.name": country_name,
+            "answers": answers,
+        }
+        for field in ("amount", "paid_total", "refunded_amount"):
+            getters[field] = money_getter(field)
         for field in self.list_export:
             if field.startswith("answer:"):
-                row[field] = display_answer((item.form_data or {}).get(field.removeprefix("answer:"), ""))
-            elif field == "answers":
-                answers = answers_of(item, self.export_question_labels.get(item.page_id, []))
-                row[field] = "; ".join(f"{label}: {answer}" for label, answer in answers if answer)
-            elif field == "payment_status":
-                row[field] = str(PAYMENT_STATUS_LABELS.get(item.payment_status, item.payment_status or ""))
-            else:
-                row[field] = multigetattr(item, field)
-        return row
+                getters[field] = answer_getter(field.removeprefix("answer:"))
+            elif field not in getters:
+                getters[field] = operator.attrgetter(field)
+        return getters
+
+    def to_row_dict(self, item):
+        getters = self.export_getters
+        return {field: getters[field](item) for field in self.list_export}
 
     def get_filename(self):
         return "registrations"
@@ -398,7 +432,26 @@ class RegistrationInspectView(InspectView):
                 content_type=ContentType.objects.get_for_model(Payment),
                 object_id__in=[str(payment.pk) for payment in self.payments],
             )
-        return ModelLogEntry.objects.filter(query).select_related("user").order_by("-timestamp", "-pk")
+        entries = ModelLogEntry.objects.filter(query).select_related("user").order_by("-timestamp", "-pk")
+        can_view_money = permissions.can_view_money(self.request.user)
+        return [{"entry": entry, "details": self.log_details(entry, can_view_money)} for entry in entries]
+
+    def log_details(self, entry, can_view_money):
+        """What a log entry's data says, in words; amounts only for those who may see money."""
+        data = entry.data or {}
+        currency = self.object.currency
+        details = []
+        if can_view_money and data.get("amount"):
+            details.append(_("Amount: %(amount)s") % {"amount": format_money(data["amount"], currency)})
+        if can_view_money and data.get("refunded") not in (None, "", "0", "0.00"):
+            details.append(_("Refunded in all: %(amount)s") % {"amount": format_money(data["refunded"], currency)})
+        if data.get("automatic"):
+            details.append(_("done automatically"))
+        if data.get("late"):
+            details.append(_("payment arrived after the seat hold"))
+        if data.get("reason"):
+            details.append(data["reason"])
+        return "; ".join(str(detail) for detail in details)
 
     @cached_property
     def header_more_buttons(self):
@@ -464,9 +517,7 @@ class RegistrationViewSet(ModelViewSet):
 
     def get_permissions_to_register(self):
         # Registrations are made by learners, never added or deleted in the admin.
-        return (
-            super().get_permissions_to_register().exclude(codename__in=["add_registration", "delete_registration"])
-        )
+        return super().get_permissions_to_register().exclude(codename__in=["add_registration", "delete_registration"])
 
 
 def registrations_url_for_session(page):

@@ -36,8 +36,10 @@ class UpcomingSessionsSummaryItem(TrainingSummaryItem):
         return ngettext("%(count)s upcoming session", "%(count)s upcoming sessions", count) % {"count": count}
 
     def get_url(self):
-        return reverse("training_reports:revenue_by_session") if permissions.can_view_money(self.request.user) else (
-            reverse("training_registrations:index")
+        return (
+            reverse("training_reports:revenue_by_session")
+            if permissions.can_view_money(self.request.user)
+            else (reverse("training_registrations:index"))
         )
 
 
@@ -47,9 +49,7 @@ class SeatsSoldSummaryItem(TrainingSummaryItem):
 
     def get_text(self):
         count = reporting.seats_sold_since(reporting.month_start())
-        return ngettext("%(count)s seat sold this month", "%(count)s seats sold this month", count) % {
-            "count": count
-        }
+        return ngettext("%(count)s seat sold this month", "%(count)s seats sold this month", count) % {"count": count}
 
     def get_url(self):
         return reverse("training_registrations:index") + "?status=confirmed"
@@ -89,9 +89,9 @@ class PaymentsNeedingAttentionSummaryItem(TrainingSummaryItem):
 
     def get_text(self):
         count = reporting.payments_needing_attention().count()
-        text = ngettext(
-            "%(count)s payment needs attention", "%(count)s payments need attention", count
-        ) % {"count": count}
+        text = ngettext("%(count)s payment needs attention", "%(count)s payments need attention", count) % {
+            "count": count
+        }
         if count:
             details = _("%(stale)s pending too long, %(fraud)s in fraud review, %(late_refund)s late payments refunded")
             text = f"{text} ({details % self.counts})"
