@@ -34,7 +34,8 @@ class RecordingProvider(DummyProvider):
 
 @pytest.fixture
 def recording_provider(settings):
-    settings.PAYMENT_VARIANTS = {**settings.PAYMENT_VARIANTS, "recording": ("tests.admin_fixtures.RecordingProvider", {})}
+    recording = ("tests.admin_fixtures.RecordingProvider", {})
+    settings.PAYMENT_VARIANTS = {**settings.PAYMENT_VARIANTS, "recording": recording}
     RecordingProvider.refunds = []
     return RecordingProvider
 
@@ -79,7 +80,8 @@ def editor(make_staff):
 @pytest.fixture
 def manager(make_staff):
     """A training manager: everything."""
-    return make_staff("edit_pages", "registrations", "personal_data", "payments", "change", "refund", username="manager")
+    everything = ("edit_pages", "registrations", "personal_data", "payments", "change", "refund")
+    return make_staff(*everything, username="manager")
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from payments import PaymentStatus
 
 from wagtail_training_pay.models import Payment, Registration, RegistrationStatus, SessionFormField
 
-from .admin_fixtures import make_staff, manager, register  # noqa: F401
-
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.admin_fixtures"]
 
 INDEX = "training_registrations:index"
 
@@ -47,9 +46,7 @@ def session_with_questions(make_session, register):
     return page
 
 
-def test_the_csv_export_has_one_row_per_registration_with_answers_per_question(
-    client, manager, session_with_questions
-):
+def test_the_csv_export_has_one_row_per_registration_with_answers_per_question(client, manager, session_with_questions):
     client.force_login(manager)
     response = client.get(reverse(INDEX), {"page": session_with_questions.pk, "export": "csv"})
     rows = sorted(csv_rows(response), key=lambda row: row["First name"])
@@ -80,9 +77,7 @@ def test_the_search_applies_to_the_export(client, manager, session_with_question
     assert [row["Last name"] for row in csv_rows(response)] == ["Hopper"]
 
 
-def test_an_export_without_personal_data_permission_has_no_personal_columns(
-    client, make_staff, session_with_questions
-):
+def test_an_export_without_personal_data_permission_has_no_personal_columns(client, make_staff, session_with_questions):
     client.force_login(make_staff("registrations"))
     rows = csv_rows(client.get(reverse(INDEX), {"export": "csv"}))
     assert len(rows) == 2

@@ -8,9 +8,8 @@ from django.utils import timezone
 
 from wagtail_training_pay.models import Registration, SessionFormField
 
-from .admin_fixtures import editor, make_staff, manager, register  # noqa: F401
-
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.admin_fixtures"]
 
 INDEX = "training_registrations:index"
 
@@ -93,7 +92,8 @@ def test_search_matches_names_and_emails(client, manager, two_sessions, query, e
 
 def test_search_and_filters_combine(client, manager, two_sessions):
     client.force_login(manager)
-    response = client.get(reverse(INDEX), {"q": "example.com", "page": two_sessions["python"].pk, "status": "confirmed"})
+    query = {"q": "example.com", "page": two_sessions["python"].pk, "status": "confirmed"}
+    response = client.get(reverse(INDEX), query)
     assert listed_names(response) == {"Ada Lovelace"}
 
 
@@ -126,9 +126,7 @@ def test_the_detail_page_shows_answers_with_the_questions_labels_payment_and_his
     assert "wagtail_training_pay.confirm" in actions
 
 
-def test_the_session_buttons_show_confirmed_over_capacity_and_open_the_filtered_listing(
-    client, manager, two_sessions
-):
+def test_the_session_buttons_show_confirmed_over_capacity_and_open_the_filtered_listing(client, manager, two_sessions):
     client.force_login(manager)
     python = two_sessions["python"]
     expected_url = reverse(INDEX) + f"?page={python.pk}"
