@@ -116,3 +116,19 @@ def register(training_settings):
 
 def money(value):
     return Decimal(value)
+
+
+class RefusingProvider(DummyProvider):
+    """A provider whose gateway refuses every refund."""
+
+    def refund(self, payment, amount=None):
+        from payments import PaymentError
+
+        raise PaymentError("Refund declined by the gateway", code="declined")
+
+
+@pytest.fixture
+def refusing_provider(settings):
+    refusing = ("tests.admin_fixtures.RefusingProvider", {})
+    settings.PAYMENT_VARIANTS = {**settings.PAYMENT_VARIANTS, "refusing": refusing}
+    return RefusingProvider
