@@ -24,7 +24,7 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.admin.widgets.button import Button
+from wagtail.admin.widgets.button import Button, ButtonWithDropdown
 from wagtail.log_actions import registry as log_registry
 from wagtail.models import ModelLogEntry
 
@@ -193,6 +193,15 @@ class RegistrationIndexView(IndexView):
         if self.can_view_personal_data:
             return registration.full_name or registration.email
         return _("Registration #%(id)s") % {"id": registration.pk}
+
+    def get_list_buttons(self, instance):
+        buttons = super().get_list_buttons(instance)
+        # Wagtail names the "more" menu after str(instance): the learner's name.
+        label = _("More options for '%(title)s'") % {"title": self.learner_label(instance)}
+        for button in buttons:
+            if isinstance(button, ButtonWithDropdown):
+                button.attrs["aria-label"] = label
+        return buttons
 
     @cached_property
     def columns(self):
