@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
@@ -19,6 +20,7 @@ from wagtail.admin.views.reports import ReportView
 from wagtail.admin.viewsets.base import ViewSet
 
 from ... import permissions, reporting
+from ...currencies import quantize_money
 from ...models import Payment, UsageCharge, UsageChargeStatus
 from .common import MoneyColumn, format_money
 
@@ -48,6 +50,14 @@ class MoneyReportView(ReportView):
 
 class RevenueReportView(MoneyReportView):
     filterset_class = PaymentDateFilterSet
+    money_fields = ("gross", "refunded", "net", "learner_gross", "host_gross")
+
+    def to_row_dict(self, item):
+        row = super().to_row_dict(item)
+        for field in self.money_fields:
+            if field in row:
+                row[field] = quantize_money(row[field] or 0, item["currency"])
+        return row
 
     def payments(self):
         return self.filter_queryset(reporting.collected_payments())
@@ -122,6 +132,11 @@ class RevenueByMonthView(RevenueReportView):
 
     def get_queryset(self):
         return reporting.revenue_by_month(self.payments())
+
+    def to_row_dict(self, item):
+        row = super().to_row_dict(item)
+        row["month"] = timezone.localtime(item["month"]).strftime("%Y-%m") if item["month"] else ""
+        return row
 
     @cached_property
     def columns(self):
