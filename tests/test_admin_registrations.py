@@ -159,3 +159,4 @@ def test_the_listing_is_in_french_for_a_french_administrator(client, manager, tw
     assert "Inscriptions" in html
     assert "45,00\xa0€" in html
     assert "Confirmée" in html
+    assert "Statut du paiement" in html and "Formation" in html
