@@ -15,6 +15,7 @@ from django.contrib.admin.utils import quote
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import FileResponse
+from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -368,13 +369,7 @@ class RegistrationInspectView(InspectView):
     template_name = "wagtail_training_pay/admin/registration_inspect.html"
 
     def get_object(self, queryset=None):
-        from django.shortcuts import get_object_or_404
-
         return get_object_or_404(Registration.objects.select_related("page"), pk=self.pk)
-
-    @cached_property
-    def user(self):
-        return self.request.user
 
     def get_page_subtitle(self):
         if permissions.can_view_personal_data(self.request.user):
