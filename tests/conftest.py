@@ -41,9 +41,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def root_page(db):
-    from wagtail.models import Page
+    """Wagtail's root page, recreated when a transactional test flushed the migrations' data."""
+    from wagtail.models import Collection, Locale, Page
 
-    return Page.objects.get(depth=1)
+    Locale.objects.get_or_create(language_code="en")
+    if not Collection.objects.exists():
+        Collection.add_root(name="Root")
+    root = Page.objects.filter(depth=1).first()
+    if root is None:
+        root = Page.add_root(instance=Page(title="Root", slug="root"))
+    return root
 
 
 @pytest.fixture
@@ -51,6 +58,8 @@ def site(db, root_page):
     from wagtail.models import Page, Site
 
     home = Page.objects.filter(depth=2).first()
+    if home is None:
+        home = root_page.add_child(instance=Page(title="Home", slug="home"))
     site = Site.objects.filter(is_default_site=True).first()
     if site is None:
         site = Site.objects.create(hostname="testserver", root_page=home, is_default_site=True)
@@ -116,3 +125,13 @@ def free_session(make_session):
 @pytest.fixture
 def admin_user(db, django_user_model):
     return django_user_model.objects.create_superuser("admin", "admin@example.com", "password")
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Rate-limit counters live in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -50,6 +50,13 @@ class RegistrationForm(BaseForm):
         if len(field.choices) == 1:
             field.widget = forms.HiddenInput()
             field.initial = field.choices[0][0]
+            field.required = False
+
+    def clean_payment_method(self):
+        """With one method offered there is nothing to choose; the service checks the variant again."""
+        value = self.cleaned_data["payment_method"]
+        choices = self.fields["payment_method"].choices
+        return value or (choices[0][0] if len(choices) == 1 else value)
 
     def clean_billing_postcode(self):
         return " ".join(self.cleaned_data["billing_postcode"].split()).upper()

@@ -1,4 +1,8 @@
-"""Background work, through Django's Tasks API; every task is safe to run twice."""
+"""Background work, through the Tasks API (django-tasks on every supported Django).
+
+Each task has a management command twin for cron, or runs after a commit; every task is safe to run
+twice and correctness never depends on them running.
+"""
 
 from django_tasks import task
 
@@ -10,28 +14,35 @@ def enqueue(task_, *args):
     return task_.using(queue_name=app_settings.TASK_QUEUE).enqueue(*args)
 
 
-@task
+@task()
+def anonymize_due_registrations_task():
+    from .services.data_protection import anonymize_due_registrations
+
+    return anonymize_due_registrations()
+
+
+@task()
 def send_confirmation_task(registration_id):
     from .services.emails import deliver_confirmation
 
     return deliver_confirmation(registration_id)
 
 
-@task
+@task()
 def send_registration_email_task(registration_id, kind):
     from .services.emails import deliver_registration_email
 
     return deliver_registration_email(registration_id, kind)
 
 
-@task
+@task()
 def refund_unapplied_payment_task(payment_id):
     from .services.registrations import refund_unapplied_payment
 
     return refund_unapplied_payment(payment_id)
 
 
-@task
+@task()
 def release_expired_holds_task():
     from .services.registrations import release_expired_holds
 

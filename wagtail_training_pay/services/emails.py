@@ -8,7 +8,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from ..calendar import registration_calendar
+from ..ics import registration_calendar
 from ..models import Registration, RegistrationStatus
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
-from urllib.error import URLError
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -29,8 +28,9 @@ logger = logging.getLogger(__name__)
 FAILED_PAYMENT_STATUSES = (PaymentStatus.REJECTED, PaymentStatus.ERROR, PaymentStatus.CANCELLED)
 #: Payment statuses of an attempt still in progress at the provider.
 OPEN_PAYMENT_STATUSES = (PaymentStatus.WAITING, PaymentStatus.INPUT, PaymentStatus.PREAUTH)
-#: Exceptions a provider raises when the gateway refuses or cannot be reached.
-PROVIDER_ERRORS = (PaymentError, URLError, TimeoutError, ConnectionError)
+#: Exceptions a provider raises when the gateway refuses or cannot be reached: ``OSError`` covers
+#: ``URLError``, socket timeouts and connection errors, and ``requests``' exceptions too.
+PROVIDER_ERRORS = (PaymentError, OSError)
 
 
 class RegistrationRefused(Exception):
@@ -311,7 +311,10 @@ def settle_registration_payment(payment):
     registration pending, so that the learner can try again until the hold expires.
     """
     status = payment.status
-    if status == PaymentStatus.CONFIRMED:
+    if status == PaymentStatus.CONFIRMED and payment.refunded_amount >= payment.total:
+        # A replayed notification put a refunded payment back to "confirmed": there is nothing to apply.
+        logger.warning("Payment %s was refunded in full; its confirmation is ignored.", payment.pk)
+    elif status == PaymentStatus.CONFIRMED:
         _apply_confirmed_payment(payment)
     elif status == PaymentStatus.PREAUTH:
         _capture_or_release(payment)
@@ -321,7 +324,7 @@ def settle_registration_payment(payment):
 
 def _record_captured_amount(payment):
     # django-payments does not save captured_amount when a payment is captured.
-    if not payment.captured_amount:
+    if not payment.captured_amount and not payment.refunded_amount:
         payment.captured_amount = payment.total
         Payment.objects.filter(pk=payment.pk, captured_amount=0).update(captured_amount=payment.total)
 
@@ -391,6 +394,8 @@ def _capture_or_release(payment):
     """A pre-authorized payment is captured when its registration can be confirmed, released otherwise."""
     lock_session(payment.registration.page_id)
     registration = lock_registration(payment.registration_id)
+    if registration.paid_by_id == payment.pk:
+        return  # already captured and applied: a replayed "pre-authorized" notification
     now = timezone.now()
     wanted = (
         registration.paid_by_id is None
@@ -454,6 +459,8 @@ def refund_unapplied_payment(payment_id):
         return False
     _record_captured_amount(payment)
     amount = payment.captured_amount
+    if amount <= 0:
+        return False
     _refund_payment(payment, amount)
     registration.refunded_amount = F("refunded_amount") + amount
     update_fields = ["refunded_amount"]
@@ -473,6 +480,7 @@ def unapplied_payments():
     """Confirmed payments of registrations that did not keep them (for the sweeper)."""
     return (
         Payment.objects.filter(status=PaymentStatus.CONFIRMED, registration__isnull=False)
+        .exclude(refunded_amount__gte=F("total"))
         .exclude(registration__paid_by=F("pk"))
         .exclude(
             registration__status__in=[RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED],

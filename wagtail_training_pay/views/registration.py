@@ -6,8 +6,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from ..calendar import registration_calendar
 from ..forms import CancelRegistrationForm
+from ..ics import registration_calendar
 from ..models import Registration, RegistrationStatus
 from ..services import registrations as service
 from ..services.emails import manage_url
@@ -20,7 +20,7 @@ def _registration(token):
 def manage_registration(request, token):
     registration = _registration(token)
     can_cancel = service.learner_can_cancel(registration)
-    form = CancelRegistrationForm(request.POST or None)
+    form = CancelRegistrationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and can_cancel:
         if form.is_valid():
             try:

@@ -1,0 +1,93 @@
+"""Data the benchmark cases share: a site with a training index, sessions and a plain form page."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+QUESTIONS = [
+    ("Organisation", "singleline", ""),
+    ("Job title", "singleline", ""),
+    ("Phone", "singleline", ""),
+    ("Experience level", "dropdown", "Beginner\nIntermediate\nAdvanced"),
+    ("Dietary needs", "multiline", ""),
+    ("Accept the terms", "checkbox", ""),
+]
+
+
+def home():
+    from wagtail.models import Page, Site
+
+    site = Site.objects.get(is_default_site=True)
+    site.hostname = "testserver"
+    site.save()
+    return Page.objects.get(pk=site.root_page_id)
+
+
+def training_index():
+    from wagtail_training_pay.models import TrainingIndexPage
+
+    index = TrainingIndexPage.objects.filter(slug="bench-training").first()
+    if index is None:
+        index = TrainingIndexPage(title="Training", slug="bench-training")
+        home().add_child(instance=index)
+    return index
+
+
+def session_with_questions(slug, capacity=None, fee=Decimal("45.00")):
+    from wagtail_training_pay.models import SessionFormField, TrainingSessionPage
+
+    page = TrainingSessionPage.objects.filter(slug=slug).first()
+    if page is not None:
+        return page
+    page = TrainingSessionPage(
+        title=f"Session {slug}",
+        slug=slug,
+        start_at=timezone.now() + timedelta(days=30),
+        duration_minutes=120,
+        capacity=capacity,
+        fee=fee,
+        currency="EUR",
+    )
+    training_index().add_child(instance=page)
+    for order, (label, field_type, choices) in enumerate(QUESTIONS):
+        SessionFormField.objects.create(
+            page=page, sort_order=order, label=label, field_type=field_type, choices=choices, required=False
+        )
+    return page
+
+
+def plain_form_page():
+    from tests.testapp.models import PlainFormField, PlainFormPage
+
+    page = PlainFormPage.objects.filter(slug="bench-plain-form").first()
+    if page is not None:
+        return page
+    page = PlainFormPage(title="Plain form", slug="bench-plain-form", to_address="")
+    home().add_child(instance=page)
+    for order, (label, field_type, choices) in enumerate(QUESTIONS):
+        PlainFormField.objects.create(
+            page=page, sort_order=order, label=label, field_type=field_type, choices=choices, required=False
+        )
+    return page
+
+
+def add_registrations(page, count, status="confirmed"):
+    """Bulk-create ``count`` registrations (fast path: no signals, one query per batch)."""
+    from wagtail_training_pay.models import Registration
+
+    existing = page.registrations.count()
+    batch = [
+        Registration(
+            page=page,
+            status=status,
+            first_name="Learner",
+            last_name=str(number),
+            email=f"learner{number}@example.com",
+            amount=page.fee,
+            currency=page.currency,
+            confirmed_at=timezone.now(),
+        )
+        for number in range(existing, count)
+    ]
+    Registration.objects.bulk_create(batch, batch_size=2000)

@@ -1,0 +1,87 @@
+"""Measure a plugin case against its baseline in the same process: alternating rounds, medians."""
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+@dataclass
+class Measure:
+    seconds: list = field(default_factory=list)
+    queries: list = field(default_factory=list)
+
+    @property
+    def median_ms(self):
+        return statistics.median(self.seconds) * 1000
+
+    @property
+    def query_count(self):
+        return max(self.queries) if self.queries else 0
+
+
+def measure_once(func, measure):
+    with CaptureQueriesContext(connection) as captured:
+        start = time.perf_counter()
+        func()
+        elapsed = time.perf_counter() - start
+    measure.seconds.append(elapsed)
+    measure.queries.append(len(captured.captured_queries))
+
+
+def compare(baseline, plugin, rounds=30, warmup=3):
+    """Run ``baseline`` and ``plugin`` alternately ``rounds`` times each, after a warm-up."""
+    for _ in range(warmup):
+        baseline()
+        plugin()
+    base, plug = Measure(), Measure()
+    for round_number in range(rounds):
+        # Alternate which goes first so drift and caches favour neither.
+        pair = [(baseline, base), (plugin, plug)]
+        if round_number % 2:
+            pair.reverse()
+        for func, measure in pair:
+            measure_once(func, measure)
+    return base, plug
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, case, base, plug, checks, **extra):
+        """``checks``: list of (label, passed) pairs; the case passes when all do."""
+        ratio = plug.median_ms / base.median_ms if base and base.median_ms else None
+        row = {
+            "case": case,
+            "baseline_median_ms": round(base.median_ms, 3) if base else None,
+            "plugin_median_ms": round(plug.median_ms, 3),
+            "ratio": round(ratio, 3) if ratio else None,
+            "baseline_queries": base.query_count if base else None,
+            "plugin_queries": plug.query_count,
+            "checks": {label: passed for label, passed in checks},
+            "result": "PASS" if all(passed for _, passed in checks) else "FAIL",
+            **extra,
+        }
+        self.rows.append(row)
+        print("BENCH " + json.dumps(row, sort_keys=True), flush=True)
+        return row
+
+    def table(self):
+        head = f"{'case':<46} {'base ms':>9} {'plugin ms':>10} {'ratio':>6} {'q base':>6} {'q plug':>6}  result"
+        lines = [head, "-" * len(head)]
+        for row in self.rows:
+            base = "-" if row["baseline_median_ms"] is None else f"{row['baseline_median_ms']:.2f}"
+            ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
+            qbase = "-" if row["baseline_queries"] is None else str(row["baseline_queries"])
+            lines.append(
+                f"{row['case']:<46} {base:>9} {row['plugin_median_ms']:>10.2f} {ratio:>6} {qbase:>6} "
+                f"{row['plugin_queries']:>6}  {row['result']}"
+            )
+            failed = [label for label, passed in row["checks"].items() if not passed]
+            if failed:
+                lines.append(f"{'':<46} failed: {', '.join(failed)}")
+        return "\n".join(lines)

@@ -1,0 +1,56 @@
+#!/usr/bin/env python
+"""Benchmarks of wagtail-training-pay against the plain Wagtail baseline, measured in the same run.
+
+    make bench                     # every case
+    python bench/run.py pages      # only cases whose name contains "pages"
+    python bench/run.py --rounds 10
+
+Prints one ``BENCH {json}`` line per case, then a table; exits 1 when a target fails.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("only", nargs="*", help="run only the case modules whose names contain these words")
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    settings.ALLOWED_HOSTS = ["*"]
+    call_command("migrate", verbosity=0, interactive=False)
+
+    from bench import cases
+    from bench.harness import Report
+
+    report = Report()
+    for name, module in cases.all_cases():
+        if args.only and not any(word in name for word in args.only):
+            continue
+        print(f"# {name}", flush=True)
+        module.run(report, rounds=args.rounds)
+    print()
+    print(report.table())
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and os.path.exists(database["NAME"]):
+        os.remove(database["NAME"])
+    return 0 if all(row["result"] == "PASS" for row in report.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

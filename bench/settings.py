@@ -1,0 +1,13 @@
+"""Benchmark settings: the test settings on a throw-away database (SQLite file or DATABASE_URL)."""
+
+import os
+import tempfile
+
+import dj_database_url
+
+from tests.settings import *  # noqa: F403
+
+DEBUG = False
+_default_db = f"sqlite:///{tempfile.gettempdir()}/wtp-bench-{os.getpid()}.sqlite3"
+DATABASES = {"default": dj_database_url.parse(os.environ.get("BENCH_DATABASE_URL", _default_db))}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
