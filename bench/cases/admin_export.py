@@ -73,7 +73,8 @@ def run(report, rounds):
 
     for export_format in ("csv", "xlsx"):
         # Each large export takes seconds: a few rounds give a stable median.
-        base, plug = compare(export(small, export_format), export(large, export_format), rounds=min(rounds, 3), warmup=1)
+        few_rounds = min(rounds, 3)
+        base, plug = compare(export(small, export_format), export(large, export_format), rounds=few_rounds, warmup=1)
         peak = peak_memory_mib(export(large, export_format))
         report.add(
             f"registrations {export_format.upper()} export, 10 vs {ROWS:,} rows",
