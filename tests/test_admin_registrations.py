@@ -1,5 +1,6 @@
 """The registrations listing in the admin: columns, filters, search, detail page and the session buttons."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -117,6 +118,7 @@ def test_the_detail_page_shows_answers_with_the_questions_labels_payment_and_his
     response = client.get(reverse("training_registrations:inspect", args=[registration.pk]))
     assert response.status_code == 200
     html = response.content.decode()
+    assert not re.search(r"<dd>\s*None\s*</dd>", html), "empty dates show a dash"
     assert "Your level" in html and "expert" in html
     assert "Topics" in html and "a, b" in html
     assert response.context["payments"][0]["payment"] == registration.paid_by

@@ -394,6 +394,10 @@ class RegistrationInspectView(InspectView):
             fields += ["amount", "refunded_amount", "late_payment_refunded"]
         return fields
 
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        return "—" if value is None or value == "" else value
+
     def get_amount_display_value(self):
         return format_money(self.object.amount, self.object.currency)
 
