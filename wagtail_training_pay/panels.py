@@ -24,7 +24,7 @@ class SessionFiguresPanel(Panel):
             return getattr(self.request, "user", None)
 
         def is_shown(self):
-            from . import permissions
+            from . import admin_permissions as permissions
 
             user = self._user()
             return bool(self.instance.pk) and (
@@ -32,7 +32,8 @@ class SessionFiguresPanel(Panel):
             )
 
         def get_context_data(self, parent_context=None):
-            from . import permissions, reporting
+            from . import admin_permissions as permissions
+            from . import reporting
             from .views.admin.common import format_money
             from .views.admin.registrations import registrations_url_for_session
 

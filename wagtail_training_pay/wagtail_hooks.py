@@ -5,7 +5,7 @@ from wagtail import hooks
 from wagtail.admin.viewsets.model import ModelViewSetGroup
 from wagtail.admin.widgets.button import Button, ListingButton
 
-from . import permissions
+from . import admin_permissions as permissions
 from .services.audit import ACTION_PREFIX, REGISTRATION_ACTIONS
 from .views.admin import reports, summary
 from .views.admin.payments import PaymentViewSet

@@ -17,7 +17,7 @@ from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleCo
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from ... import permissions
+from ... import admin_permissions as permissions
 from ...models import Payment
 from ...reporting import attention_conditions
 from .common import MoneyColumn, format_money

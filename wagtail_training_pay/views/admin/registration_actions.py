@@ -18,7 +18,7 @@ from django.views.generic import FormView
 from wagtail.admin import messages
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from ... import permissions
+from ... import admin_permissions as permissions
 from ...models import Registration, RegistrationStatus
 from ...services import registrations as services
 from .common import format_money

@@ -1,7 +1,7 @@
 """Registrations in the admin: a filtered, searchable listing with CSV/XLSX export and a detail page.
 
 What each column, filter and field shows depends on the user's permissions (see
-``wagtail_training_pay.permissions``): personal data and money are separate grants.
+``wagtail_training_pay.admin_permissions``): personal data and money are separate grants.
 """
 
 import datetime
@@ -29,7 +29,7 @@ from wagtail.admin.widgets.button import Button, ButtonWithDropdown
 from wagtail.log_actions import registry as log_registry
 from wagtail.models import ModelLogEntry
 
-from ... import permissions
+from ... import admin_permissions as permissions
 from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED_STATUSES

@@ -19,7 +19,8 @@ from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleCo
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.viewsets.base import ViewSet
 
-from ... import permissions, reporting
+from ... import admin_permissions as permissions
+from ... import reporting
 from ...currencies import quantize_money
 from ...models import Payment, UsageCharge, UsageChargeStatus
 from .common import MoneyColumn, format_money

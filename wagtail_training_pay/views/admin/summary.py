@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from wagtail.admin.site_summary import SummaryItem
 
-from ... import permissions, reporting
+from ... import admin_permissions as permissions
+from ... import reporting
 from .common import format_money
 
 
