@@ -17,10 +17,12 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-postgresql lint format messages bench wheel clean help
+.PHONY: demo simulators test test-postgresql lint format messages bench wheel clean help
 
 help:
 	@echo "make demo    serve the sandbox with demo content at http://$(HOST):$(PORT)/"
+	@echo "            WTP_SIMULATORS=1 make demo: with the PayPal variants, against 'make simulators'"
+	@echo "make simulators  serve the PayPal gateway simulators on 127.0.0.1:8101-8103 (development only)"
 	@echo "make test    run the whole test suite (PYTHON=..., DATABASE_URL=... to override)"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run the benchmarks under bench/"
@@ -36,7 +38,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VPY) sandbox/manage.py migrate --noinput
 	$(VPY) sandbox/manage.py load_demo
+	@if [ "$$WTP_SIMULATORS" = 1 ]; then $(VPY) sandbox/manage.py use_simulators; fi
 	$(VPY) sandbox/manage.py runserver $(HOST):$(PORT)
+
+simulators: $(STAMP)
+	$(VPY) sandbox/run_simulators.py
 
 test: $(STAMP)
 	$(VPY) -m pytest $(PYTEST_ARGS)

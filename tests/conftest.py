@@ -127,6 +127,22 @@ def admin_user(db, django_user_model):
     return django_user_model.objects.create_superuser("admin", "admin@example.com", "password")
 
 
+@pytest.fixture
+def pay_per_use_on(training_settings):
+    """Pay-per-use on with 0.02/person-minute, 0.05/teleconference minute and a 5.00 minimum (EUR)."""
+    training_settings.pay_per_use_enabled = True
+    training_settings.person_minute_rate = Decimal("0.0200")
+    training_settings.teleconference_minute_rate = Decimal("0.0500")
+    training_settings.minimum_charge = Decimal("5.00")
+    training_settings.default_currency = "EUR"
+    training_settings.save()
+    return training_settings
+
+
+# Loopback gateway simulators (tests/simulators/) and variants pointing at them.
+pytest_plugins = ["tests.simulators.fixtures"]
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Rate-limit counters live in the cache: every test starts with none."""

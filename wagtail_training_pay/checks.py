@@ -6,6 +6,7 @@ from django.urls import NoReverseMatch, reverse
 
 from .conf import app_settings
 from .currencies import is_valid_currency
+from .providers import checks as provider_checks  # noqa: F401 - registers the PayPal variants' checks
 
 PLUGIN_PAYMENT_MODEL = "wagtail_training_pay.Payment"
 DUMMY_PROVIDER = "payments.dummy.DummyProvider"

@@ -32,3 +32,8 @@ def connect():
 
     register_settler("registration", settle_registration_payment, registration_return_url)
     status_changed.connect(settle_on_status_change, dispatch_uid="wagtail_training_pay.settle_on_status_change")
+
+    from .payment_flow import register_settler
+    from .services.pay_per_use import payment_return_url, settle_usage_payment
+
+    register_settler("usage_charge", settle_usage_payment, payment_return_url)

@@ -103,3 +103,40 @@ PAYMENT_VARIANTS = {
     "dummy": ("payments.dummy.DummyProvider", {}),
 }
 WAGTAIL_TRAINING_PAY_ALLOW_DUMMY_PROVIDER = True
+
+# PayPal providers against the local simulators (sandbox/run_simulators.py), only when asked:
+# WTP_SIMULATORS=1 make demo. The default demo stays on the dummy provider.
+if os.environ.get("WTP_SIMULATORS") == "1":
+    _PAYFLOW_URL = f"http://127.0.0.1:{os.environ.get('WTP_PAYFLOW_PORT', '8101')}"
+    _PAYFLOW_UK_URL = f"http://127.0.0.1:{os.environ.get('WTP_PAYFLOW_UK_PORT', '8103')}"
+    _NVP_URL = f"http://127.0.0.1:{os.environ.get('WTP_NVP_PORT', '8102')}"
+    _PAYFLOW = {"vendor": "simvendor", "password": "simpass", "endpoint": _PAYFLOW_URL + "/"}
+    _PAYFLOW["hosted_url"] = _PAYFLOW_URL + "/hosted"
+    PAYMENT_VARIANTS.update(
+        {
+            "payflow-card": ("wagtail_training_pay.providers.payflow.PayflowProProvider", _PAYFLOW),
+            "payflow-direct": (
+                "wagtail_training_pay.providers.payflow.PayflowProProvider",
+                {**_PAYFLOW, "mode": "direct"},
+            ),
+            "paypal-uk": (
+                "wagtail_training_pay.providers.payflow.WebsitePaymentsProUKProvider",
+                {
+                    "vendor": "simukvendor",
+                    "password": "simpass",
+                    "endpoint": _PAYFLOW_UK_URL + "/",
+                    "hosted_url": _PAYFLOW_UK_URL + "/hosted",
+                },
+            ),
+            "paypal-express": (
+                "wagtail_training_pay.providers.express_checkout.ExpressCheckoutProvider",
+                {
+                    "user": "sim_api1.example.com",
+                    "password": "simpass",
+                    "signature": "simsignature",
+                    "endpoint": _NVP_URL + "/nvp",
+                    "approval_url": _NVP_URL + "/webscr",
+                },
+            ),
+        }
+    )

@@ -219,3 +219,37 @@ class TrainingSessionPage(AbstractForm):
 
     def get_currency(self):
         return self.currency or self.site_settings().default_currency
+
+    # Pay-per-use gate (services/pay_per_use.py): (a) the permission tester, (b) publish(), (c) save().
+
+    def permissions_for_user(self, user):
+        from ..permissions import TrainingSessionPermissionTester
+
+        self._pay_per_use_actor = user
+        return TrainingSessionPermissionTester(user, self)
+
+    def publish(self, revision, user=None, changed=True, log_action=True, previous_revision=None, **kwargs):
+        from ..services.pay_per_use import publish_revision
+
+        return publish_revision(
+            self,
+            revision,
+            user=user,
+            changed=changed,
+            log_action=log_action,
+            previous_revision=previous_revision,
+            skip_permission_checks=kwargs.get("skip_permission_checks", False),
+        )
+
+    def save(self, *args, **kwargs):
+        from ..services.pay_per_use import WITHHELD_ACTION, guard_live_save
+
+        update_fields, withheld = guard_live_save(self, kwargs.get("update_fields"))
+        if update_fields is not None:
+            kwargs["update_fields"] = update_fields
+        result = super().save(*args, **kwargs)
+        if withheld:
+            from wagtail.log_actions import log
+
+            log(instance=self, action=WITHHELD_ACTION, data={"reason": "backstop"})
+        return result

@@ -58,6 +58,25 @@ class Payment(BasePayment):
                 currency=self.currency,
             )
 
+    def capture(self, amount=None):
+        """django-payments sets ``captured_amount`` but saves only the status: save it, for every provider."""
+        super().capture(amount)
+        if self.pk:
+            type(self).objects.filter(pk=self.pk).update(captured_amount=self.captured_amount)
+
+    def refund(self, amount=None):
+        """Refund through the provider and count it in ``refunded_amount``, for every provider.
+
+        django-payments lowers ``captured_amount`` by what was refunded, so ``captured_amount``
+        is what the payer still has paid and ``refunded_amount`` what went back.
+        """
+        captured_before = self.captured_amount
+        super().refund(amount)
+        refunded = captured_before - self.captured_amount
+        if refunded > 0:
+            self.refunded_amount += refunded
+            self.save(update_fields=["refunded_amount"])
+
     def get_process_url(self):
         """Callbacks go through the app's locked view, not django-payments' unlocked one."""
         return reverse("wagtail_training_pay:process_payment", kwargs={"token": self.token})

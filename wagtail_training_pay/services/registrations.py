@@ -495,12 +495,12 @@ def _refund_payment(payment, amount):
     if amount <= 0 or amount > payment.captured_amount:
         raise RefundFailed(_("The refund must be more than zero and at most what was paid."))
     try:
-        payment.refund(amount)  # fires status_changed when fully refunded; settling ignores refunds
+        # Payment.refund() counts the amount in refunded_amount (and fires status_changed when
+        # fully refunded; settling ignores refunds).
+        payment.refund(amount)
     except (*PROVIDER_ERRORS, ValueError, NotImplementedError) as exc:
         logger.error("Refund of %s on payment %s failed: %s", amount, payment.pk, exc)
         raise RefundFailed(_("The payment provider did not accept the refund. Please try again later.")) from exc
-    Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") + amount)
-    payment.refresh_from_db(fields=["refunded_amount"])
 
 
 def refundable_amount(registration):

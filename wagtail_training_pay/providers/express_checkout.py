@@ -1,0 +1,388 @@
+"""PayPal Express Checkout through the classic NVP API, as a django-payments provider.
+
+Flow: ``SetExpressCheckout`` (server) -> the payer approves on PayPal -> PayPal sends
+the browser back to the payment's process URL with ``token`` and ``PayerID`` ->
+``GetExpressCheckoutDetails`` (amount and currency checked against the payment) ->
+``DoExpressCheckoutPayment``. With ``capture=False`` the payment is an
+authorization, later ``DoCapture`` (full or partial) or ``DoVoid``;
+``RefundTransaction`` refunds in full or in part.
+
+Every money-moving call carries a ``MSGSUBID`` derived from the payment and the
+operation: a retry gets PayPal's first answer back (error 11607 with the original
+result attached) instead of a second capture or refund.
+"""
+
+import logging
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qs, urlencode
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from payments import FraudStatus, PaymentStatus, RedirectNeeded
+
+from .base import (
+    GatewayConfigurationError,
+    GatewayDeclined,
+    GatewayError,
+    GatewayRefused,
+    GatewayUnavailable,
+    MalformedResponse,
+    PayPalClassicProvider,
+    format_amount,
+    operation_key,
+    redact,
+)
+
+logger = logging.getLogger(__name__)
+
+SUCCESS_ACKS = frozenset({"Success", "SuccessWithWarning"})
+#: PayPal had a temporary problem; safe to repeat (money-moving calls carry MSGSUBID).
+RETRYABLE = frozenset({10001, 10445})
+#: API credentials, version or permissions: the site administrator must act.
+CONFIGURATION = frozenset({10002, 10006, 10007, 10008, 10501, 10605})
+#: The payer must go back to PayPal and choose another funding source.
+SEND_BACK = frozenset({10486, 10422, 10485})
+#: Declined: the payer should use another payment method.
+DECLINED = frozenset({10417, 11084, 10537, 10538, 10539, 11611})
+TOKEN_EXPIRED = 10411
+ALREADY_COMPLETED = 10415
+DUPLICATE_REQUEST = 11607
+FRAUD_REVIEW = 11610
+
+#: PayPal keeps an Express Checkout token three hours; reuse it a little less.
+TOKEN_REUSE = timedelta(hours=2, minutes=30)
+
+
+def decode_nvp(body):
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    try:
+        parsed = parse_qs(body.strip(), keep_blank_values=True, strict_parsing=True)
+    except ValueError as exc:
+        raise MalformedResponse(str(exc)) from None
+    fields = {name: values[0] for name, values in parsed.items()}
+    if "ACK" not in fields:
+        raise MalformedResponse("no ACK")
+    return fields
+
+
+def error_codes(fields):
+    codes = []
+    index = 0
+    while f"L_ERRORCODE{index}" in fields:
+        try:
+            codes.append(int(fields[f"L_ERRORCODE{index}"]))
+        except ValueError:
+            pass
+        index += 1
+    return codes
+
+
+def error_text(fields):
+    return fields.get("L_LONGMESSAGE0") or fields.get("L_SHORTMESSAGE0") or fields.get("ACK", "")
+
+
+def succeeded(fields):
+    return fields.get("ACK") in SUCCESS_ACKS
+
+
+class ExpressCheckoutProvider(PayPalClassicProvider):
+    """Express Checkout (US, Canada and elsewhere) with API signature credentials.
+
+    Options: ``user``, ``password``, ``signature`` (API credentials from PayPal),
+    ``endpoint`` (``"live"``, ``"sandbox"`` or a URL of the NVP API),
+    ``approval_url`` (where the payer approves; PayPal's for live/sandbox),
+    ``capture`` (``False``: authorization, captured later), ``currencies``,
+    ``brand_name``, ``locale`` (``LOCALECODE``), ``timeout``, ``retries``...
+    """
+
+    label = "PayPal Express Checkout"
+    api_version = "204.0"
+    endpoints = {"live": "https://api-3t.paypal.com/nvp", "sandbox": "https://api-3t.sandbox.paypal.com/nvp"}
+    approval_urls = {
+        "live": "https://www.paypal.com/cgi-bin/webscr",
+        "sandbox": "https://www.sandbox.paypal.com/cgi-bin/webscr",
+    }
+
+    def __init__(
+        self, *, user=None, password=None, signature=None, approval_url=None, brand_name="", locale="", **options
+    ):
+        super().__init__(**options)
+        self.require_options(self.label, user=user, password=password, signature=signature)
+        self.user = user
+        self.password = password
+        self.signature = signature
+        self.approval_url = approval_url or self.approval_urls.get(self.endpoint_name)
+        if not self.approval_url:
+            raise ImproperlyConfigured(f"{self.label}: set approval_url when the endpoint is a URL.")
+        self.brand_name = brand_name
+        self.locale = locale
+
+    # -- wire -------------------------------------------------------------------------
+
+    def call(self, method, params, *, msgsubid=None):
+        full = {
+            "METHOD": method,
+            "VERSION": self.api_version,
+            "USER": self.user,
+            "PWD": self.password,
+            "SIGNATURE": self.signature,
+        }
+        full.update({name: value for name, value in params.items() if value not in (None, "")})
+        if msgsubid:
+            full["MSGSUBID"] = msgsubid
+        body = urlencode(full).encode("utf-8")
+        fields = self.transport.post(
+            self.endpoint,
+            body,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            parse=decode_nvp,
+            should_retry=lambda answer: not succeeded(answer) and bool(RETRYABLE & set(error_codes(answer))),
+            log_fields=redact(full),
+        )
+        if DUPLICATE_REQUEST in error_codes(fields):
+            logger.info("%s %s: PayPal replayed the first answer to MSGSUBID %s.", self.label, method, msgsubid)
+        return fields
+
+    def raise_for_errors(self, fields, operation):
+        codes = set(error_codes(fields))
+        message = error_text(fields)
+        text = f"{self.label} {operation}: {fields.get('ACK')} {sorted(codes)} {message}"
+        if codes & CONFIGURATION:
+            logger.error("%s. Check the variant's API user, password and signature.", text)
+            raise GatewayConfigurationError(text, code=min(codes & CONFIGURATION), gateway_message=message)
+        if codes & DECLINED:
+            raise GatewayDeclined(
+                text,
+                code=min(codes & DECLINED),
+                gateway_message=message,
+                payer_message=_("PayPal declined the payment: %(reason)s") % {"reason": message},
+            )
+        if codes & RETRYABLE:
+            raise GatewayUnavailable(text, code=min(codes & RETRYABLE), gateway_message=message)
+        raise GatewayRefused(text, code=min(codes) if codes else None, gateway_message=message)
+
+    # -- checkout ---------------------------------------------------------------------
+
+    @property
+    def payment_action(self):
+        return "Sale" if self._capture else "Authorization"
+
+    def approval_page(self, token):
+        return f"{self.approval_url}?{urlencode({'cmd': '_express-checkout', 'token': token, 'useraction': 'commit'})}"
+
+    def get_form(self, payment, data=None):
+        self.check_currency(payment)
+        if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
+            raise RedirectNeeded(payment.get_success_url())
+        if payment.status == PaymentStatus.WAITING:
+            payment.change_status(PaymentStatus.INPUT)
+        raise RedirectNeeded(self.approval_page(self.checkout_token(payment)))
+
+    def checkout_state(self, payment):
+        return (getattr(payment.attrs, "express_checkout", None) if payment.extra_data else None) or {}
+
+    def checkout_token(self, payment):
+        """The payment's Express Checkout token, created with SetExpressCheckout when none is fresh."""
+        state = self.checkout_state(payment)
+        if state.get("token") and not state.get("spent"):
+            created = parse_datetime(state.get("created", ""))
+            if created and timezone.now() - created < TOKEN_REUSE:
+                return state["token"]
+        params = {
+            "PAYMENTREQUEST_0_AMT": format_amount(payment.total),
+            "PAYMENTREQUEST_0_CURRENCYCODE": payment.currency,
+            "PAYMENTREQUEST_0_PAYMENTACTION": self.payment_action,
+            "PAYMENTREQUEST_0_INVNUM": str(payment.token),
+            "PAYMENTREQUEST_0_DESC": (payment.description or "")[:127],
+            "RETURNURL": self.get_return_url(payment, {"ec": "return"}),
+            "CANCELURL": self.get_return_url(payment, {"ec": "cancel"}),
+            "NOSHIPPING": "1",
+            "ALLOWNOTE": "0",
+            "EMAIL": payment.billing_email,
+            "BRANDNAME": self.brand_name,
+            "LOCALECODE": self.locale,
+        }
+        params.update(self.item_params(payment))
+        fields = self.call("SetExpressCheckout", params)
+        if not succeeded(fields) or not fields.get("TOKEN"):
+            self.raise_for_errors(fields, "SetExpressCheckout")
+        state = {"token": fields["TOKEN"], "created": timezone.now().isoformat()}
+        payment.attrs.express_checkout = state
+        payment.save(update_fields=["extra_data"])
+        return state["token"]
+
+    def item_params(self, payment):
+        """Line items when they add up to the total (PayPal refuses totals that do not)."""
+        items = list(payment.get_purchased_items())
+        try:
+            item_total = sum((Decimal(item.price) * item.quantity for item in items), Decimal(0))
+        except (InvalidOperation, TypeError):
+            return {}
+        if not items or item_total != payment.total:
+            return {}
+        params = {"PAYMENTREQUEST_0_ITEMAMT": format_amount(item_total)}
+        for index, item in enumerate(items):
+            params[f"L_PAYMENTREQUEST_0_NAME{index}"] = str(item.name)[:127]
+            params[f"L_PAYMENTREQUEST_0_NUMBER{index}"] = str(item.sku)[:127]
+            params[f"L_PAYMENTREQUEST_0_AMT{index}"] = format_amount(item.price)
+            params[f"L_PAYMENTREQUEST_0_QTY{index}"] = str(item.quantity)
+        return params
+
+    def process_data(self, payment, request):
+        """The payer's return from PayPal (approved or cancelled); a repeated return changes nothing."""
+        state = self.checkout_state(payment)
+        token = request.GET.get("token", "")
+        if not state.get("token") or token != state["token"]:
+            logger.warning("%s payment %s: return with an unknown token.", self.label, payment.pk)
+            return HttpResponseBadRequest("Unknown token")
+        if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
+            return HttpResponseRedirect(payment.get_success_url())
+        if request.GET.get("ec") == "cancel":
+            logger.info("%s payment %s: the payer cancelled at PayPal.", self.label, payment.pk)
+            return HttpResponseRedirect(payment.get_failure_url())
+        try:
+            return self.complete_checkout(payment, state, request.GET.get("PayerID", ""))
+        except GatewayError as exc:
+            logger.warning("%s payment %s: %s", self.label, payment.pk, exc)
+            if isinstance(exc, GatewayConfigurationError):
+                payment.change_status(PaymentStatus.ERROR, message=str(exc))
+            elif isinstance(exc, GatewayDeclined):
+                payment.change_status(PaymentStatus.REJECTED, message=str(exc.payer_message))
+            return HttpResponseRedirect(payment.get_failure_url())
+
+    def complete_checkout(self, payment, state, payer_id):
+        token = state["token"]
+        details = self.call("GetExpressCheckoutDetails", {"TOKEN": token})
+        if not succeeded(details):
+            if TOKEN_EXPIRED in error_codes(details):
+                return self.token_expired(payment, state)
+            self.raise_for_errors(details, "GetExpressCheckoutDetails")
+        amount = details.get("PAYMENTREQUEST_0_AMT") or details.get("AMT")
+        currency = details.get("PAYMENTREQUEST_0_CURRENCYCODE") or details.get("CURRENCYCODE")
+        if amount is None or Decimal(amount) != payment.total or currency != payment.currency:
+            logger.error("%s payment %s: PayPal holds %s %s; not completed.", self.label, payment.pk, amount, currency)
+            payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
+            return HttpResponseRedirect(payment.get_failure_url())
+        if details.get("CHECKOUTSTATUS") == "PaymentActionCompleted" and details.get("PAYMENTREQUEST_0_TRANSACTIONID"):
+            return self.apply_completed(payment, state, details, prefix="PAYMENTREQUEST_0_")
+        payer_id = payer_id or details.get("PAYERID", "")
+        if not payer_id:
+            return HttpResponseRedirect(self.approval_page(token))
+        params = {
+            "TOKEN": token,
+            "PAYERID": payer_id,
+            "PAYMENTREQUEST_0_AMT": format_amount(payment.total),
+            "PAYMENTREQUEST_0_CURRENCYCODE": payment.currency,
+            "PAYMENTREQUEST_0_PAYMENTACTION": self.payment_action,
+            "PAYMENTREQUEST_0_INVNUM": str(payment.token),
+        }
+        done = self.call("DoExpressCheckoutPayment", params, msgsubid=operation_key(payment, "express", token))
+        codes = set(error_codes(done))
+        if succeeded(done) or (DUPLICATE_REQUEST in codes and done.get("PAYMENTINFO_0_TRANSACTIONID")):
+            return self.apply_completed(payment, state, done, prefix="PAYMENTINFO_0_")
+        if codes & SEND_BACK:
+            logger.info("%s payment %s: PayPal asks to send the payer back (%s).", self.label, payment.pk, codes)
+            return HttpResponseRedirect(self.approval_page(token))
+        if ALREADY_COMPLETED in codes:
+            recovered = self.call("GetExpressCheckoutDetails", {"TOKEN": token})
+            if succeeded(recovered) and recovered.get("PAYMENTREQUEST_0_TRANSACTIONID"):
+                return self.apply_completed(payment, state, recovered, prefix="PAYMENTREQUEST_0_")
+        if TOKEN_EXPIRED in codes:
+            return self.token_expired(payment, state)
+        self.raise_for_errors(done, "DoExpressCheckoutPayment")
+
+    def token_expired(self, payment, state):
+        state["spent"] = True
+        payment.attrs.express_checkout = state
+        payment.save(update_fields=["extra_data"])
+        logger.info("%s payment %s: the checkout token expired; the payer starts again.", self.label, payment.pk)
+        return HttpResponseRedirect(payment.get_failure_url())
+
+    def apply_completed(self, payment, state, fields, *, prefix):
+        transaction_id = fields.get(f"{prefix}TRANSACTIONID", "")
+        payment_status = fields.get(f"{prefix}PAYMENTSTATUS", "")
+        pending_reason = fields.get(f"{prefix}PENDINGREASON", "").lower()
+        if not payment_status:
+            # Recovered from GetExpressCheckoutDetails, which does not repeat the status.
+            payment_status = "Completed" if self._capture else "Pending"
+            pending_reason = pending_reason or ("" if self._capture else "authorization")
+        state["spent"] = True
+        payment.attrs.express_checkout = state
+        payment.attrs.paypal_payment_action = self.payment_action
+        payment.transaction_id = transaction_id
+        if payment_status in ("Completed", "Processed", "Completed-Funds-Held"):
+            status, captured = PaymentStatus.CONFIRMED, payment.total
+        elif payment_status == "Pending" and pending_reason in ("authorization", "order"):
+            status, captured = PaymentStatus.PREAUTH, Decimal(0)
+        elif payment_status == "Pending":
+            status, captured = PaymentStatus.WAITING, Decimal(0)
+            if pending_reason == "paymentreview" or FRAUD_REVIEW in error_codes(fields):
+                payment.change_fraud_status(FraudStatus.REVIEW, message=pending_reason, commit=False)
+        else:
+            status, captured = PaymentStatus.REJECTED, Decimal(0)
+        payment.fraud_status = payment.fraud_status if status == PaymentStatus.WAITING else FraudStatus.ACCEPT
+        self.record_capture(payment, captured, transaction_id=transaction_id, fraud_status=payment.fraud_status)
+        payment.change_status(status, message=f"PayPal: {payment_status} {pending_reason}".strip())
+        logger.info("%s payment %s: %s (%s).", self.label, payment.pk, payment_status, transaction_id)
+        if status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH):
+            return HttpResponseRedirect(payment.get_success_url())
+        return HttpResponseRedirect(payment.get_failure_url())
+
+    def get_token_from_request(self, payment, request):
+        """PayPal returns to each payment's own process URL; the per-variant URL is not used."""
+        return None
+
+    # -- after the payment ------------------------------------------------------------
+
+    def capture(self, payment, amount=None):
+        amount = Decimal(amount if amount is not None else payment.total)
+        params = {
+            "AUTHORIZATIONID": payment.transaction_id,
+            "AMT": format_amount(amount),
+            "CURRENCYCODE": payment.currency,
+            "COMPLETETYPE": "Complete",
+        }
+        fields = self.call(
+            "DoCapture", params, msgsubid=operation_key(payment, "capture", payment.transaction_id, amount)
+        )
+        if not succeeded(fields):
+            self.raise_for_errors(fields, "DoCapture")
+        payment.attrs.paypal_capture_id = fields.get("TRANSACTIONID", "")
+        self.add_history(payment, "capture", id=fields.get("TRANSACTIONID", ""), amount=amount)
+        self.record_capture(payment, amount)
+        return amount
+
+    def release(self, payment):
+        fields = self.call(
+            "DoVoid",
+            {"AUTHORIZATIONID": payment.transaction_id},
+            msgsubid=operation_key(payment, "void", payment.transaction_id),
+        )
+        if not succeeded(fields):
+            self.raise_for_errors(fields, "DoVoid")
+        self.add_history(payment, "void", id=payment.transaction_id)
+        payment.save(update_fields=["extra_data"])
+
+    def refund(self, payment, amount=None):
+        earlier = self.history(payment, "refund")
+        full = amount is None or (Decimal(amount) == payment.captured_amount and not earlier)
+        amount = Decimal(payment.captured_amount if amount is None else amount)
+        params = {
+            "TRANSACTIONID": getattr(payment.attrs, "paypal_capture_id", None) or payment.transaction_id,
+            "REFUNDTYPE": "Full" if full else "Partial",
+            "AMT": None if full else format_amount(amount),
+            "CURRENCYCODE": payment.currency,
+        }
+        key = operation_key(payment, "refund", len(earlier) + 1, amount)
+        fields = self.call("RefundTransaction", params, msgsubid=key)
+        if not succeeded(fields):
+            self.raise_for_errors(fields, "RefundTransaction")
+        refunded = Decimal(fields.get("GROSSREFUNDAMT") or amount)
+        self.add_history(payment, "refund", id=fields.get("REFUNDTRANSACTIONID", ""), amount=refunded)
+        self.record_refund(payment, refunded)
+        return refunded

@@ -1,0 +1,51 @@
+"""The payment step of a host: the provider's form, or a redirect to the provider."""
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+from payments import PaymentStatus, RedirectNeeded
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+
+from ..models import Payment
+from .pay_per_use_base import money
+
+
+def host_payment(request, token):
+    """A usage-charge payment the requesting user may pay: the payer, or an editor of the session."""
+    payment = get_object_or_404(
+        Payment.objects.select_related("usage_charge__page"), token=token, usage_charge__isnull=False
+    )
+    charge = payment.usage_charge
+    if charge.payer_id != request.user.pk and not charge.page.permissions_for_user(request.user).can_edit():
+        raise PermissionDenied
+    return payment
+
+
+class UsagePaymentView(WagtailAdminTemplateMixin, TemplateView):
+    page_title = _("Payment")
+    header_icon = "pick"
+    template_name = "wagtail_training_pay/admin/usage_payment.html"
+
+    def dispatch(self, request, token):
+        self.payment = host_payment(request, token)
+        if self.payment.status not in (PaymentStatus.WAITING, PaymentStatus.INPUT):
+            return redirect("wagtail_training_pay_usage:payment_result", token=self.payment.token)
+        return super().dispatch(request, token)
+
+    def get_page_subtitle(self):
+        return self.payment.usage_charge.page.get_admin_display_title()
+
+    def get(self, request, token):
+        return self.render_form(None)
+
+    def post(self, request, token):
+        return self.render_form(request.POST)
+
+    def render_form(self, data):
+        try:
+            form = self.payment.get_form(data=data)
+        except RedirectNeeded as exc:
+            return redirect(str(exc))
+        amount = money(self.payment.total, self.payment.currency)
+        return self.render_to_response(self.get_context_data(form=form, payment=self.payment, amount=amount))
