@@ -67,6 +67,7 @@ def test_a_partial_refund_from_the_browser(logged_in_manager, live_server, ada):
     page.goto(live_server.url + reverse("training_registrations:refund", args=[ada.pk]))
     page.get_by_label("Amount to refund").fill("12.50")
     page.get_by_role("button", name="Yes, refund").click()
+    page.get_by_text("€12.50 refunded.").wait_for()  # click() does not wait for the next page
     assert page.get_by_text("€12.50 refunded.").is_visible()
     ada.refresh_from_db()
     assert str(ada.refunded_amount) == "12.50"
