@@ -14,8 +14,15 @@ from ..services import registrations as service
 SESSION_TOKENS_KEY = "wagtail_training_pay_registrations"
 
 
+def page_settings(page):
+    """The page's site settings, looked up once per page instance (that is, once per request)."""
+    if "_training_pay_settings" not in page.__dict__:
+        page.__dict__["_training_pay_settings"] = page.site_settings()
+    return page.__dict__["_training_pay_settings"]
+
+
 def registration_form_parameters(page):
-    site_settings = page.site_settings()
+    site_settings = page_settings(page)
     paid = service.requires_payment(page, site_settings)
     return {
         "requires_payment": paid,
@@ -25,7 +32,7 @@ def registration_form_parameters(page):
 
 def session_page_context(page, request, form=None):
     context = page.get_context(request)
-    site_settings = page.site_settings()
+    site_settings = page_settings(page)
     context.update(
         form=form,
         seats_left=service.seats_left(page),
