@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from ..models import TrainingPaySettings
 from ..services import registrations as service
 
 #: session key holding the tokens of the registrations made from this browser
@@ -44,6 +45,8 @@ def session_page_context(page, request, form=None):
 
 
 def serve_session_page(page, request, *args, **kwargs):
+    # The request already knows its site (Wagtail routed it): reuse it for the settings lookup.
+    page.__dict__.setdefault("_training_pay_settings", TrainingPaySettings.for_request(request))
     form = None
     if request.method == "POST" and service.registration_closed_reason(page) is None:
         form = page.get_form(request.POST, request.FILES, page=page, user=request.user)
