@@ -27,7 +27,7 @@ def registration_form_parameters(page):
     paid = service.requires_payment(page, site_settings)
     return {
         "requires_payment": paid,
-        "payment_methods": site_settings.learner_variants() if paid else (),
+        "payment_methods": service.offered_learner_variants(site_settings) if paid else (),
     }
 
 
