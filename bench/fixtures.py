@@ -5,6 +5,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+#: Registrations on the "busy" sessions; ``run.py --busy`` lowers it for the test of the runner.
+BUSY_REGISTRATIONS = 10_000
+
 QUESTIONS = [
     ("Organisation", "singleline", ""),
     ("Job title", "singleline", ""),

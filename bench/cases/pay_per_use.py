@@ -16,13 +16,14 @@ def host():
     return user or get_user_model().objects.create_superuser("bench-host", "host@example.com", "password")
 
 
-def pay_per_use_on():
+def switch_pay_per_use(enabled):
+    """On for this case only: with it on, new sessions could not go live without paying."""
     from wagtail.models import Site
 
     from wagtail_training_pay.models import TrainingPaySettings
 
     settings = TrainingPaySettings.for_site(Site.objects.get(is_default_site=True))
-    settings.pay_per_use_enabled = True
+    settings.pay_per_use_enabled = enabled
     settings.person_minute_rate = Decimal("0.0200")
     settings.teleconference_minute_rate = Decimal("0.0500")
     settings.minimum_charge = Decimal("5.00")
@@ -38,8 +39,15 @@ def get(client, url):
 
 
 def run(report, rounds):
-    pay_per_use_on()
     page = fixtures.session_with_questions("bench-cost")
+    switch_pay_per_use(True)
+    try:
+        measure(report, page, rounds)
+    finally:
+        switch_pay_per_use(False)
+
+
+def measure(report, page, rounds):
     page.expected_participants = 12
     page.teleconference_participants = 3
     page.save_revision(user=host())
