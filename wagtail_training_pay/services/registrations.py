@@ -16,13 +16,14 @@ from urllib.error import URLError
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Max, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentError, PaymentStatus
 
 from ..currencies import quantize_money
 from ..models import ACTIVE_STATUSES, Payment, Registration, RegistrationStatus, TrainingSessionPage
+from ..models.registrations import holding_seat
 from .audit import log_action
 
 logger = logging.getLogger(__name__)
@@ -176,6 +177,18 @@ def active_registration_for(page, email):
     return Registration.objects.filter(page_id=page.pk, email__iexact=email.strip(), status__in=ACTIVE_STATUSES).first()
 
 
+def seats_taken_and_active_registration_id(page, email, now):
+    """The seats taken and the id of this email's active registration, if any, in one query.
+
+    Registering needs both under the session's lock; one query keeps the POST's cost constant and low.
+    """
+    figures = Registration.objects.filter(page_id=page.pk).aggregate(
+        taken=Count("pk", filter=holding_seat(now)),
+        active_id=Max("pk", filter=Q(email__iexact=email.strip(), status__in=ACTIVE_STATUSES)),
+    )
+    return figures["taken"], figures["active_id"]
+
+
 @transaction.atomic
 def _register(page, *, first_name, last_name, email, billing, answers, variant, language, user, now):
     session = lock_session(page.pk)
@@ -184,7 +197,8 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
     if closed:
         raise RegistrationClosed(closed)
 
-    existing = active_registration_for(session, email)
+    taken, existing_id = seats_taken_and_active_registration_id(session, email, now)
+    existing = Registration.objects.get(pk=existing_id) if existing_id is not None else None
     if existing is not None and existing.status == RegistrationStatus.PENDING and existing.hold_has_expired(now):
         _expire(existing)
         existing = None
@@ -195,7 +209,7 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
     if paid:
         variant = validated_variant(site_settings, variant)
 
-    left = seats_left(session, now)
+    left = None if session.capacity is None else max(0, session.capacity - taken)
     if left is not None and left <= 0:
         if not site_settings.waitlist_enabled:
             raise SessionFull(_("Sorry, this session is full."))
