@@ -2,7 +2,7 @@
 
 from django import forms
 from django.forms.utils import flatatt
-from django.utils.html import escape, format_html
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -40,12 +40,12 @@ class CountrySelect(forms.Select):
 
 def attributes_html(attrs):
     """Django's ``attrs.html`` in Python: in order, ``True`` as a bare name, ``False`` left out, escaped."""
-    return mark_safe(  # noqa: S308 - every piece comes from format_html, which escapes
-        "".join(
-            format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value)
-            for name, value in attrs.items()
-            if value is not False
-        )
+    return "".join(
+        f" {conditional_escape(name)}"
+        if value is True
+        else f' {conditional_escape(name)}="{conditional_escape(value)}"'
+        for name, value in attrs.items()
+        if value is not False
     )
 
 
@@ -58,10 +58,9 @@ class DirectInputMixin:
 
     def render(self, name, value, attrs=None, renderer=None):
         widget = self.get_context(name, value, attrs)["widget"]
-        value_html = "" if widget["value"] is None else format_html(' value="{}"', widget["value"])
-        return format_html(
-            '<input type="{}" name="{}"{}{}>', widget["type"], name, value_html, attributes_html(widget["attrs"])
-        )
+        value_html = "" if widget["value"] is None else f' value="{conditional_escape(widget["value"])}"'
+        html = f'<input type="{conditional_escape(widget["type"])}" name="{conditional_escape(name)}"{value_html}'
+        return mark_safe(f"{html}{attributes_html(widget['attrs'])}>")  # noqa: S308 - every piece is escaped
 
 
 class DirectTextInput(DirectInputMixin, forms.TextInput):
