@@ -35,7 +35,7 @@ def run_bench(*args):
 
 @pytest.fixture(scope="module")
 def bench_rows():
-    return run_bench("pages", "registration", "pay_per_use", "--rounds", "2", "--busy", "50")
+    return run_bench("pages", "registration", "pay_per_use", "admin", "--rounds", "2", "--busy", "50")
 
 
 def test_each_case_prints_a_json_line_with_its_figures(bench_rows):
@@ -47,6 +47,10 @@ def test_each_case_prints_a_json_line_with_its_figures(bench_rows):
         "confirmation callback, 0 registrations",
         "confirmation callback, 50 registrations",
         "estimated session cost page vs page editor GET",
+        "admin registrations listing, 10 vs 50 rows",
+        "registrations CSV export, 500 rows",
+        "registrations CSV export, 10 vs 50 rows",
+        "registrations XLSX export, 10 vs 50 rows",
     }
     for row in bench_rows.values():
         assert row["plugin_median_ms"] > 0
@@ -62,6 +66,11 @@ def test_the_session_page_costs_at_most_three_queries_more_than_a_plain_form_pag
         bench_rows["session page GET, 0 registrations"]["plugin_queries"]
         == bench_rows["session page GET, 50 registrations"]["plugin_queries"]
     )
+
+
+def test_the_admin_listing_costs_the_same_queries_for_10_and_50_rows(bench_rows):
+    row = bench_rows["admin registrations listing, 10 vs 50 rows"]
+    assert row["plugin_queries"] == row["baseline_queries"]
 
 
 def test_registering_and_confirming_cost_the_same_queries_whatever_the_number_of_registrations(bench_rows):
