@@ -5,6 +5,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+#: Registrations on the "busy" sessions; ``run.py --busy`` lowers it for the test of the runner.
+BUSY_REGISTRATIONS = 10_000
+
 QUESTIONS = [
     ("Organisation", "singleline", ""),
     ("Job title", "singleline", ""),
@@ -22,6 +25,13 @@ def home():
     site.hostname = "testserver"
     site.save()
     return Page.objects.get(pk=site.root_page_id)
+
+
+#: The same introduction on both pages, so that both render the same rich text.
+INTRO = (
+    "<p>A two-hour session on <b>accessible forms</b>: labels, errors, keyboard use. "
+    '<a href="https://example.com/syllabus">Read the syllabus</a>.</p>'
+)
 
 
 def training_index():
@@ -48,6 +58,7 @@ def session_with_questions(slug, capacity=None, fee=Decimal("45.00")):
         capacity=capacity,
         fee=fee,
         currency="EUR",
+        description=INTRO,
     )
     training_index().add_child(instance=page)
     for order, (label, field_type, choices) in enumerate(QUESTIONS):
@@ -57,14 +68,26 @@ def session_with_questions(slug, capacity=None, fee=Decimal("45.00")):
     return page
 
 
+def plain_section():
+    """The plain page's parent, so that it sits as deep in the tree as a session under its index."""
+    from tests.testapp.models import PlainSectionPage
+
+    section = PlainSectionPage.objects.filter(slug="bench-section").first()
+    if section is None:
+        section = PlainSectionPage(title="Courses", slug="bench-section")
+        home().add_child(instance=section)
+    return section
+
+
 def plain_form_page():
+    """A plain Wagtail form page (the one of Wagtail's documentation) with the session's 6 questions."""
     from tests.testapp.models import PlainFormField, PlainFormPage
 
     page = PlainFormPage.objects.filter(slug="bench-plain-form").first()
     if page is not None:
         return page
-    page = PlainFormPage(title="Plain form", slug="bench-plain-form", to_address="")
-    home().add_child(instance=page)
+    page = PlainFormPage(title="Plain form", slug="bench-plain-form", to_address="", intro=INTRO)
+    plain_section().add_child(instance=page)
     for order, (label, field_type, choices) in enumerate(QUESTIONS):
         PlainFormField.objects.create(
             page=page, sort_order=order, label=label, field_type=field_type, choices=choices, required=False

@@ -23,13 +23,37 @@ class Measure:
         return max(self.queries) if self.queries else 0
 
 
-def measure_once(func, measure):
+#: Transaction control: logged on SQLite, not on PostgreSQL (psycopg begins and commits implicitly).
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def count_queries(captured):
+    """SQL statements that read or write data; transaction control is left out on every database."""
+    return sum(1 for query in captured if not query["sql"].lstrip().upper().startswith(TRANSACTION_CONTROL))
+
+
+def measure_once(func, measure, prepare=None):
+    """Time one call of ``func`` and count its queries; ``prepare()`` runs first, unmeasured."""
+    if prepare is not None:
+        prepare()
     with CaptureQueriesContext(connection) as captured:
         start = time.perf_counter()
         func()
         elapsed = time.perf_counter() - start
     measure.seconds.append(elapsed)
-    measure.queries.append(len(captured.captured_queries))
+    measure.queries.append(count_queries(captured.captured_queries))
+
+
+def repeat(func, rounds=30, warmup=3, prepare=None):
+    """Run one case with no baseline (a callback, an export) ``rounds`` times after a warm-up."""
+    for _ in range(warmup):
+        if prepare is not None:
+            prepare()
+        func()
+    measure = Measure()
+    for _ in range(rounds):
+        measure_once(func, measure, prepare)
+    return measure
 
 
 def compare(baseline, plugin, rounds=30, warmup=3):
@@ -60,8 +84,8 @@ class Report:
             "baseline_median_ms": round(base.median_ms, 3) if base else None,
             "plugin_median_ms": round(plug.median_ms, 3),
             "ratio": round(ratio, 3) if ratio else None,
-            "baseline_queries": base.query_count if base else None,
-            "plugin_queries": plug.query_count,
+            "baseline_queries": base.query_count if base and base.queries else None,
+            "plugin_queries": plug.query_count if plug.queries else None,
             "checks": {label: passed for label, passed in checks},
             "result": "PASS" if all(passed for _, passed in checks) else "FAIL",
             **extra,
@@ -71,17 +95,18 @@ class Report:
         return row
 
     def table(self):
-        head = f"{'case':<46} {'base ms':>9} {'plugin ms':>10} {'ratio':>6} {'q base':>6} {'q plug':>6}  result"
+        head = f"{'case':<52} {'base ms':>9} {'plugin ms':>10} {'ratio':>6} {'q base':>6} {'q plug':>6}  result"
         lines = [head, "-" * len(head)]
         for row in self.rows:
             base = "-" if row["baseline_median_ms"] is None else f"{row['baseline_median_ms']:.2f}"
             ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
             qbase = "-" if row["baseline_queries"] is None else str(row["baseline_queries"])
+            qplug = "-" if row["plugin_queries"] is None else str(row["plugin_queries"])
             lines.append(
-                f"{row['case']:<46} {base:>9} {row['plugin_median_ms']:>10.2f} {ratio:>6} {qbase:>6} "
-                f"{row['plugin_queries']:>6}  {row['result']}"
+                f"{row['case']:<52} {base:>9} {row['plugin_median_ms']:>10.2f} {ratio:>6} {qbase:>6} "
+                f"{qplug:>6}  {row['result']}"
             )
             failed = [label for label, passed in row["checks"].items() if not passed]
             if failed:
-                lines.append(f"{'':<46} failed: {', '.join(failed)}")
+                lines.append(f"{'':<52} failed: {', '.join(failed)}")
         return "\n".join(lines)

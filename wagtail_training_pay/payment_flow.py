@@ -62,12 +62,14 @@ def lock_payment(**lookup):
 @transaction.atomic
 def settle_payment(payment):
     """Apply the payment's current status to what it pays for, exactly once."""
+    settled = payment
     payment = lock_payment(pk=payment.pk)
     relation = _relation_of(payment)
     if relation is None:
         logger.debug("Payment %s pays for nothing this app knows; left alone.", payment.pk)
         return payment
     _settlers[relation](payment)
+    settled._settled_status = payment.status
     return payment
 
 
@@ -102,7 +104,9 @@ def process_payment(request, token):
         except PaymentError as exc:
             logger.error("Provider error while processing payment %s: %s", payment.pk, exc)
             response = HttpResponseBadRequest(str(exc) if exc.code else "Payment error")
-        settle_payment(payment)
+        if getattr(payment, "_settled_status", None) != payment.status:
+            # The provider changed nothing, or changed it without ``status_changed``: settle here.
+            settle_payment(payment)
     return response
 
 

@@ -23,14 +23,18 @@ class RegistrationStatus(models.TextChoices):
 ACTIVE_STATUSES = (RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 
 
+def holding_seat(now=None):
+    """The condition of a registration that takes a seat: confirmed, or pending with its hold not expired."""
+    now = now or timezone.now()
+    return models.Q(status=RegistrationStatus.CONFIRMED) | models.Q(
+        status=RegistrationStatus.PENDING, hold_expires_at__gt=now
+    )
+
+
 class RegistrationQuerySet(models.QuerySet):
     def holding_seats(self, now=None):
         """Registrations that take a seat: confirmed ones and pending ones whose hold has not expired."""
-        now = now or timezone.now()
-        return self.filter(
-            models.Q(status=RegistrationStatus.CONFIRMED)
-            | models.Q(status=RegistrationStatus.PENDING, hold_expires_at__gt=now)
-        )
+        return self.filter(holding_seat(now))
 
     def active(self):
         return self.filter(status__in=ACTIVE_STATUSES)

@@ -7,19 +7,22 @@ pending ones whose hold has not expired), so nothing depends on a background job
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Max, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentError, PaymentStatus
 
 from ..currencies import quantize_money
 from ..models import ACTIVE_STATUSES, Payment, Registration, RegistrationStatus, TrainingSessionPage
+from ..models.registrations import holding_seat
 from .audit import log_action
 
 logger = logging.getLogger(__name__)
@@ -89,6 +92,26 @@ def seats_left(page, now=None):
     return max(0, page.capacity - seats_taken(page, now))
 
 
+def settings_for(page):
+    """The page's site settings, looked up once per page instance, that is once per request.
+
+    The session page's view puts the request's settings there first (Wagtail already knows the site).
+    """
+    if "_training_pay_settings" not in page.__dict__:
+        page.__dict__["_training_pay_settings"] = page.site_settings()
+    return page.__dict__["_training_pay_settings"]
+
+
+def offered_learner_variants(site_settings):
+    """``site_settings.learner_variants()``, read once per settings instance (once per request)."""
+    if "_learner_variants" not in site_settings.__dict__:
+        defined = list(getattr(django_settings, "PAYMENT_VARIANTS", {}))
+        # With one variant configured, learner_variants() can only answer that one: no query needed.
+        only = [(defined[0], defined[0])] if len(defined) == 1 else None
+        site_settings.__dict__["_learner_variants"] = only or site_settings.learner_variants()
+    return site_settings.__dict__["_learner_variants"]
+
+
 def requires_payment(page, site_settings=None):
     """A session is paid for when it has a fee and the site sells sessions."""
     site_settings = site_settings or page.site_settings()
@@ -154,15 +177,28 @@ def active_registration_for(page, email):
     return Registration.objects.filter(page_id=page.pk, email__iexact=email.strip(), status__in=ACTIVE_STATUSES).first()
 
 
+def seats_taken_and_active_registration_id(page, email, now):
+    """The seats taken and the id of this email's active registration, if any, in one query.
+
+    Registering needs both under the session's lock; one query keeps the POST's cost constant and low.
+    """
+    figures = Registration.objects.filter(page_id=page.pk).aggregate(
+        taken=Count("pk", filter=holding_seat(now)),
+        active_id=Max("pk", filter=Q(email__iexact=email.strip(), status__in=ACTIVE_STATUSES)),
+    )
+    return figures["taken"], figures["active_id"]
+
+
 @transaction.atomic
 def _register(page, *, first_name, last_name, email, billing, answers, variant, language, user, now):
     session = lock_session(page.pk)
-    site_settings = session.site_settings()
+    site_settings = settings_for(page)  # the request's; the settings row is not locked anyway
     closed = registration_closed_reason(session, now)
     if closed:
         raise RegistrationClosed(closed)
 
-    existing = active_registration_for(session, email)
+    taken, existing_id = seats_taken_and_active_registration_id(session, email, now)
+    existing = Registration.objects.get(pk=existing_id) if existing_id is not None else None
     if existing is not None and existing.status == RegistrationStatus.PENDING and existing.hold_has_expired(now):
         _expire(existing)
         existing = None
@@ -173,7 +209,7 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
     if paid:
         variant = validated_variant(site_settings, variant)
 
-    left = seats_left(session, now)
+    left = None if session.capacity is None else max(0, session.capacity - taken)
     if left is not None and left <= 0:
         if not site_settings.waitlist_enabled:
             raise SessionFull(_("Sorry, this session is full."))
@@ -217,13 +253,18 @@ def lock_session(page_id):
     return TrainingSessionPage.objects.select_for_update(of=("self",)).get(pk=page_id)
 
 
+def lock_session_of(registration_id):
+    """Lock the session of a registration, found through the registration in the same query."""
+    return TrainingSessionPage.objects.select_for_update(of=("self",)).get(registrations__pk=registration_id)
+
+
 def lock_registration(registration_id):
     return Registration.objects.select_for_update(of=("self",)).select_related("page").get(pk=registration_id)
 
 
 def validated_variant(site_settings, variant):
     """The payment variant to use: the learner's choice among those offered, or the only one offered."""
-    offered = [name for name, _label in site_settings.learner_variants()]
+    offered = [name for name, _label in offered_learner_variants(site_settings)]
     if not offered:
         raise PaymentMethodNotOffered(_("No payment method is available for this session. Please contact us."))
     if not variant and len(offered) == 1:
@@ -236,6 +277,7 @@ def validated_variant(site_settings, variant):
 def create_payment(registration, variant):
     """A new payment attempt for a pending registration, billed from what the learner typed."""
     return Payment.objects.create(
+        token=str(uuid.uuid4()),  # django-payments would query for a collision a UUID4 never has
         variant=variant,
         registration=registration,
         total=registration.amount,
@@ -337,7 +379,7 @@ def _payment_matches(payment, registration):
 
 def _apply_confirmed_payment(payment):
     _record_captured_amount(payment)
-    lock_session(payment.registration.page_id)
+    lock_session_of(payment.registration_id)
     registration = lock_registration(payment.registration_id)
     if registration.paid_by_id == payment.pk:
         return  # already applied: a replayed notification or the browser return after the callback
@@ -392,7 +434,7 @@ def _late_payment_can_take_a_seat(registration, now):
 
 def _capture_or_release(payment):
     """A pre-authorized payment is captured when its registration can be confirmed, released otherwise."""
-    lock_session(payment.registration.page_id)
+    lock_session_of(payment.registration_id)
     registration = lock_registration(payment.registration_id)
     if registration.paid_by_id == payment.pk:
         return  # already captured and applied: a replayed "pre-authorized" notification
@@ -453,7 +495,7 @@ def refund_unapplied_payment(payment_id):
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     if payment.registration_id is None:
         return False
-    lock_session(payment.registration.page_id)
+    lock_session_of(payment.registration_id)
     registration = lock_registration(payment.registration_id)
     if not is_unapplied(payment, registration):
         return False

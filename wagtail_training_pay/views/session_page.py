@@ -1,6 +1,5 @@
 """The session page: shows the session and takes registrations (Wagtail's form page hooks call these)."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -18,33 +17,18 @@ from ..services import registrations as service
 SESSION_TOKENS_KEY = "wagtail_training_pay_registrations"
 
 
-def page_settings(page):
-    """The page's site settings, looked up once per page instance (that is, once per request)."""
-    if "_training_pay_settings" not in page.__dict__:
-        page.__dict__["_training_pay_settings"] = page.site_settings()
-    return page.__dict__["_training_pay_settings"]
-
-
-def offered_payment_methods(site_settings):
-    """The learner's choice of methods; with one variant configured there is nothing to look up."""
-    defined = list(getattr(settings, "PAYMENT_VARIANTS", {}))
-    if len(defined) == 1:
-        return [(defined[0], defined[0])]  # the only possible answer of learner_variants(), label unused
-    return site_settings.learner_variants()
-
-
 def registration_form_parameters(page):
-    site_settings = page_settings(page)
+    site_settings = service.settings_for(page)
     paid = service.requires_payment(page, site_settings)
     return {
         "requires_payment": paid,
-        "payment_methods": offered_payment_methods(site_settings) if paid else (),
+        "payment_methods": service.offered_learner_variants(site_settings) if paid else (),
     }
 
 
 def session_page_context(page, request, form=None):
     context = page.get_context(request)
-    site_settings = page_settings(page)
+    site_settings = service.settings_for(page)
     context.update(
         form=form,
         seats_left=service.seats_left(page),
