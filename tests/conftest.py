@@ -141,3 +141,13 @@ def pay_per_use_on(training_settings):
 
 # Loopback gateway simulators (tests/simulators/) and variants pointing at them.
 pytest_plugins = ["tests.simulators.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Rate-limit counters live in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

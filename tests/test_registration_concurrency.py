@@ -50,6 +50,12 @@ def outcome(response):
     return f"unexpected {response.status_code} {messages}"
 
 
+@pytest.fixture(autouse=True)
+def one_address_for_everyone(settings):
+    """Every thread posts from 127.0.0.1: lift the per-address rate limit for these tests."""
+    settings.WAGTAIL_TRAINING_PAY_REGISTRATION_RATE_LIMIT = "1000/h"
+
+
 def test_thirty_learners_racing_for_five_seats_get_five_holds_and_twenty_five_full_answers(make_session):
     page = make_session(capacity=5)
     url = page.url

@@ -201,3 +201,59 @@ def test_a_full_session_with_a_waiting_list_puts_the_learner_on_it(
     assert waiting.status == RegistrationStatus.WAITLISTED
     assert not waiting.payments.exists()
     assert "waiting list" in client.get(response["Location"]).content.decode()
+
+
+def test_the_landing_page_preview_shows_the_text_after_registration(rf, paid_session):
+    paid_session.thank_you_text = "<p>See you soon</p>"
+    request = rf.get("/")
+    response = paid_session.serve_preview(request, "landing")
+    assert "See you soon" in response.render().content.decode()
+
+
+def test_every_step_is_in_the_audit_log(client, paid_session, commit_callbacks):
+    from wagtail.models import ModelLogEntry
+
+    register(client, paid_session)
+    pay_with_dummy(client, registration_for())
+    actions = list(ModelLogEntry.objects.order_by("pk").values_list("action", flat=True))
+    assert actions == ["wagtail_training_pay.register", "wagtail_training_pay.confirm"]
+
+
+def test_with_fee_based_training_switched_off_a_session_with_a_fee_is_free(
+    client, paid_session, training_settings, commit_callbacks
+):
+    training_settings.fee_based_enabled = False
+    training_settings.save()
+    html = client.get(paid_session.url).content.decode()
+    assert "€45.00" not in html and "billing_address" not in html
+
+    client.post(paid_session.url, {"first_name": "Alan", "last_name": "Turing", "email": "alan@example.com"})
+    registration = registration_for("alan@example.com")
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.amount == 0
+    assert not Payment.objects.exists()
+
+
+def test_a_gateway_timeout_leaves_the_registration_pending(client, paid_session, commit_callbacks, monkeypatch):
+    from payments.dummy import DummyProvider
+
+    original = DummyProvider.get_form
+
+    def slow_gateway(self, payment, data=None):
+        if data:
+            raise TimeoutError("gateway did not answer in 30 s")
+        return original(self, payment, data)
+
+    monkeypatch.setattr(DummyProvider, "get_form", slow_gateway)
+    register(client, paid_session)
+    registration = registration_for()
+    response = pay_with_dummy(client, registration)
+    assert any("could not process your payment" in m for m in messages_of(client.get(response["Location"])))
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.PENDING
+
+    monkeypatch.setattr(DummyProvider, "get_form", original)
+    pay_with_dummy(client, registration)
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.payments.count() == 1  # the same attempt, retried

@@ -224,3 +224,15 @@ def test_the_database_constraint_backs_the_duplicate_check(paid_session):
         service.active_registration_for = original
     assert refused.value.existing is not None
     assert Registration.objects.count() == 1
+
+
+def test_too_many_registrations_from_one_address_are_refused_with_the_data_kept(client, paid_session, settings):
+    settings.WAGTAIL_TRAINING_PAY_REGISTRATION_RATE_LIMIT = "2/h"
+    register(client, paid_session, email="one@example.com")
+    register(client, paid_session, email="two@example.com")
+    response = register(client, paid_session, email="three@example.com")
+    assert response.status_code == 429
+    assert any("Too many registration attempts" in message for message in messages_of(response))
+    assert 'value="three@example.com"' in response.content.decode()
+    assert not Registration.objects.filter(email="three@example.com").exists()
+    assert client.get(paid_session.url).status_code == 200  # reading the page is never limited

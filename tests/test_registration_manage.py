@@ -156,7 +156,7 @@ def test_the_confirmation_page_says_when_the_payment_is_still_being_processed(le
     response = learner_client.get(f"/training/registration/{registration.token}/done/")
     html = response.content.decode()
     assert "Your payment is being processed" in html
-    assert 'http-equiv="refresh"' in html
+    assert f'href="/training/registration/{registration.token}/done/">Check again' in html
 
 
 def test_the_confirmation_page_of_an_expired_hold_invites_to_register_again(learner_client, paid_session):

@@ -147,6 +147,21 @@ def test_a_pre_authorized_payment_is_captured_and_confirms(learner_client, paid_
     assert Payment.objects.get().status == PaymentStatus.CONFIRMED
 
 
+def test_a_replayed_pre_authorization_after_the_capture_changes_nothing(learner_client, paid_session):
+    register(learner_client, paid_session)
+    registration = registration_for()
+    payment = registration.payments.get()
+    provider_callback(learner_client, payment, PaymentStatus.PREAUTH)
+    provider_callback(learner_client, payment, PaymentStatus.PREAUTH)
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.paid_by_id == payment.pk
+    assert registration.refunded_amount == 0
+    payment.refresh_from_db()
+    assert payment.status != PaymentStatus.REFUNDED  # the captured money was not released
+    assert len(mail.outbox) == 1
+
+
 def test_a_pre_authorized_payment_is_released_when_no_seat_is_left(learner_client, make_session):
     page = make_session(capacity=1)
     register(learner_client, page)

@@ -1,11 +1,17 @@
 """Background work, through the Tasks API (django-tasks on every supported Django).
 
-Each task has a management command twin for cron; correctness never depends on them running.
+Each task has a management command twin for cron, or runs after a commit; every task is safe to run
+twice and correctness never depends on them running.
 """
 
 from django_tasks import task
 
 from .conf import app_settings
+
+
+def enqueue(task_, *args):
+    """Enqueue on the app's queue (``WAGTAIL_TRAINING_PAY_TASK_QUEUE``, read when called)."""
+    return task_.using(queue_name=app_settings.TASK_QUEUE).enqueue(*args)
 
 
 @task()
@@ -15,33 +21,28 @@ def anonymize_due_registrations_task():
     return anonymize_due_registrations()
 
 
-def enqueue(task_, *args):
-    """Enqueue on the app's queue (``WAGTAIL_TRAINING_PAY_TASK_QUEUE``, read when called)."""
-    return task_.using(queue_name=app_settings.TASK_QUEUE).enqueue(*args)
-
-
-@task
+@task()
 def send_confirmation_task(registration_id):
     from .services.emails import deliver_confirmation
 
     return deliver_confirmation(registration_id)
 
 
-@task
+@task()
 def send_registration_email_task(registration_id, kind):
     from .services.emails import deliver_registration_email
 
     return deliver_registration_email(registration_id, kind)
 
 
-@task
+@task()
 def refund_unapplied_payment_task(payment_id):
     from .services.registrations import refund_unapplied_payment
 
     return refund_unapplied_payment(payment_id)
 
 
-@task
+@task()
 def release_expired_holds_task():
     from .services.registrations import release_expired_holds
 

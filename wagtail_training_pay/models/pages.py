@@ -195,7 +195,7 @@ class TrainingSessionPage(AbstractForm):
     def render_landing_page(self, request, form_submission=None, *args, **kwargs):
         from ..views.session_page import redirect_after_registration
 
-        return redirect_after_registration(request, form_submission)
+        return redirect_after_registration(self, request, form_submission)
 
     def site_settings(self):
         """This page's site's ``TrainingPaySettings`` (the default site's while it has no site yet)."""

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
-from urllib.error import URLError
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -29,8 +28,9 @@ logger = logging.getLogger(__name__)
 FAILED_PAYMENT_STATUSES = (PaymentStatus.REJECTED, PaymentStatus.ERROR, PaymentStatus.CANCELLED)
 #: Payment statuses of an attempt still in progress at the provider.
 OPEN_PAYMENT_STATUSES = (PaymentStatus.WAITING, PaymentStatus.INPUT, PaymentStatus.PREAUTH)
-#: Exceptions a provider raises when the gateway refuses or cannot be reached.
-PROVIDER_ERRORS = (PaymentError, URLError, TimeoutError, ConnectionError)
+#: Exceptions a provider raises when the gateway refuses or cannot be reached: ``OSError`` covers
+#: ``URLError``, socket timeouts and connection errors, and ``requests``' exceptions too.
+PROVIDER_ERRORS = (PaymentError, OSError)
 
 
 class RegistrationRefused(Exception):
@@ -394,6 +394,8 @@ def _capture_or_release(payment):
     """A pre-authorized payment is captured when its registration can be confirmed, released otherwise."""
     lock_session(payment.registration.page_id)
     registration = lock_registration(payment.registration_id)
+    if registration.paid_by_id == payment.pk:
+        return  # already captured and applied: a replayed "pre-authorized" notification
     now = timezone.now()
     wanted = (
         registration.paid_by_id is None

@@ -8,14 +8,23 @@ from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from ..conf import app_settings
+from ..ratelimit import request_is_rate_limited
 from ..services import registrations as service
 
 #: session key holding the tokens of the registrations made from this browser
 SESSION_TOKENS_KEY = "wagtail_training_pay_registrations"
 
 
+def page_settings(page):
+    """The page's site settings, looked up once per page instance (that is, once per request)."""
+    if "_training_pay_settings" not in page.__dict__:
+        page.__dict__["_training_pay_settings"] = page.site_settings()
+    return page.__dict__["_training_pay_settings"]
+
+
 def registration_form_parameters(page):
-    site_settings = page.site_settings()
+    site_settings = page_settings(page)
     paid = service.requires_payment(page, site_settings)
     return {
         "requires_payment": paid,
@@ -25,7 +34,7 @@ def registration_form_parameters(page):
 
 def session_page_context(page, request, form=None):
     context = page.get_context(request)
-    site_settings = page.site_settings()
+    site_settings = page_settings(page)
     context.update(
         form=form,
         seats_left=service.seats_left(page),
@@ -38,6 +47,11 @@ def session_page_context(page, request, form=None):
 
 def serve_session_page(page, request, *args, **kwargs):
     form = None
+    if request.method == "POST" and request_is_rate_limited(request, "register", app_settings.REGISTRATION_RATE_LIMIT):
+        form = page.get_form(page=page, user=request.user, initial=request.POST.dict())  # keeps what was typed
+        messages.error(request, _("Too many registration attempts from your network. Please try again later."))
+        context = session_page_context(page, request, form)
+        return TemplateResponse(request, page.get_template(request), context, status=429)
     if request.method == "POST" and service.registration_closed_reason(page) is None:
         form = page.get_form(request.POST, request.FILES, page=page, user=request.user)
         if form.is_valid():
@@ -70,9 +84,11 @@ def register_from_form(page, form):
     )
 
 
-def redirect_after_registration(request, result=None):
-    if result is None:  # Wagtail's "landing page" preview
-        return redirect(request.path)
+def redirect_after_registration(page, request, result=None):
+    if result is None:  # Wagtail's "landing page" preview: what a learner sees after registering
+        context = page.get_context(request)
+        context["landing_preview"] = True
+        return TemplateResponse(request, page.get_landing_page_template(request), context)
     registration = result.registration
     if result.payment is not None:
         return redirect("wagtail_training_pay:pay", token=registration.token)
