@@ -63,12 +63,23 @@ def lock_payment(**lookup):
 def settle_payment(payment):
     """Apply the payment's current status to what it pays for, exactly once."""
     payment = lock_payment(pk=payment.pk)
+    record_captured_amount(payment)
     relation = _relation_of(payment)
     if relation is None:
         logger.debug("Payment %s pays for nothing this app knows; left alone.", payment.pk)
         return payment
     _settlers[relation](payment)
     return payment
+
+
+def record_captured_amount(payment):
+    """A confirmed payment whose provider did not record what it captured (django-payments' dummy and
+    others set the status only) captured its total: without it no refund of it could go through."""
+    from payments import PaymentStatus
+
+    if payment.status == PaymentStatus.CONFIRMED and not payment.captured_amount and not payment.refunded_amount:
+        payment.captured_amount = payment.total
+        type(payment).objects.filter(pk=payment.pk, captured_amount=0).update(captured_amount=payment.total)
 
 
 def return_url_for(payment):
