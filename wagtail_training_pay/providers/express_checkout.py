@@ -337,6 +337,33 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         """PayPal returns to each payment's own process URL; the per-variant URL is not used."""
         return None
 
+    def check_status(self, payment):
+        """Ask PayPal what became of an unfinished checkout (the stale-payment sweeper calls this).
+
+        A checkout PayPal completed (the payer's return never reached the site) is applied to the
+        payment; one the payer never finished, or whose token expired, was never paid. Returns True
+        (PayPal always knows); raises ``GatewayError`` when PayPal could not be asked now.
+        Nothing here moves money: a checkout the payer approved but the site never completed stays unpaid.
+        """
+        state = self.checkout_state(payment)
+        if not state.get("token"):
+            return True  # the payer never went to PayPal
+        details = self.call("GetExpressCheckoutDetails", {"TOKEN": state["token"]})
+        if not succeeded(details):
+            if TOKEN_EXPIRED in error_codes(details):
+                return True
+            self.raise_for_errors(details, "GetExpressCheckoutDetails")
+        completed = details.get("CHECKOUTSTATUS") == "PaymentActionCompleted"
+        if completed and details.get("PAYMENTREQUEST_0_TRANSACTIONID"):
+            amount = details.get("PAYMENTREQUEST_0_AMT")
+            currency = details.get("PAYMENTREQUEST_0_CURRENCYCODE")
+            if amount is None or Decimal(amount) != payment.total or currency != payment.currency:
+                logger.error("%s payment %s: PayPal holds %s %s.", self.label, payment.pk, amount, currency)
+                payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
+                return True
+            self.apply_completed(payment, state, details, prefix="PAYMENTREQUEST_0_")
+        return True
+
     # -- after the payment ------------------------------------------------------------
 
     def capture(self, payment, amount=None):
