@@ -105,7 +105,7 @@ def process_payment(request, token):
         try:
             payment = lock_payment(token=token)
         except Payment.DoesNotExist:
-            logger.warning("Payment callback for an unknown token from %s.", request.META.get("REMOTE_ADDR"))
+            logger.error("Payment callback for an unknown token from %s.", request.META.get("REMOTE_ADDR"))
             raise Http404("No such payment") from None
         provider = _provider_for(payment)
         try:
