@@ -32,7 +32,7 @@ from .pay_per_use_support import BILLING, session_form_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
 
-CARD_FORM_DID_NOT_ANSWER = "The payment service did not answer. Nothing was charged twice; please try again in a moment."
+CARD_FORM_DID_NOT_ANSWER = "The payment service did not answer. Nothing was charged twice"
 STEP_FAILED = "The payment service could not process your payment. Nothing was charged."
 
 
@@ -49,7 +49,13 @@ def errors_logged(caplog):
 
 def card_data():
     year = str(timezone.now().year + 2)
-    return {"name": "Ada Lovelace", "number": "4111111111111111", "expiration_0": "12", "expiration_1": year, "cvv2": "123"}
+    return {
+        "name": "Ada Lovelace",
+        "number": "4111111111111111",
+        "expiration_0": "12",
+        "expiration_1": year,
+        "cvv2": "123",
+    }
 
 
 def registered(client, page, training_settings, variant):
