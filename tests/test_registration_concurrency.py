@@ -12,7 +12,7 @@ from tests.registration_helpers import learner
 from wagtail_training_pay.models import Payment, Registration, RegistrationStatus
 from wagtail_training_pay.services import registrations as service
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 
 def run_together(count, action):

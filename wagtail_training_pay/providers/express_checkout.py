@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
@@ -237,7 +238,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         """The payer's return from PayPal (approved or cancelled); a repeated return changes nothing."""
         state = self.checkout_state(payment)
         token = request.GET.get("token", "")
-        if not state.get("token") or token != state["token"]:
+        if not state.get("token") or not constant_time_compare(token, state["token"]):
             logger.warning("%s payment %s: return with an unknown token.", self.label, payment.pk)
             return HttpResponseBadRequest("Unknown token")
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):

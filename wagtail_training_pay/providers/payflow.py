@@ -30,6 +30,7 @@ from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
@@ -394,7 +395,7 @@ class PayflowProProvider(PayPalClassicProvider):
             return HttpResponseRedirect(payment.get_failure_url())
         posted = request.POST if request.method == "POST" else request.GET
         secure_token = getattr(payment.attrs, "payflow_secure_token", None) if payment.extra_data else None
-        if not secure_token or posted.get("SECURETOKENID") != secure_token["id"]:
+        if not secure_token or not constant_time_compare(posted.get("SECURETOKENID", ""), secure_token["id"]):
             logger.warning("%s payment %s: notification for an unknown Secure Token.", self.label, payment.pk)
             return HttpResponseBadRequest("Unknown secure token")
         if payment.status not in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
