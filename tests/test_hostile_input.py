@@ -113,9 +113,7 @@ def test_the_hosts_billing_and_payment_forms_refuse_posts_without_the_csrf_token
 # -- amounts, currency and variant from the server only ----------------------------------------------
 
 
-def test_a_host_cannot_choose_the_amount_the_currency_or_a_learners_only_variant(
-    draft_session, admin_client, settings
-):
+def test_a_host_cannot_choose_the_amount_the_currency_or_a_learners_only_variant(draft_session, admin_client, settings):
     settings.PAYMENT_VARIANTS = {**settings.PAYMENT_VARIANTS, "learners-only": ("payments.dummy.DummyProvider", {})}
     refused = admin_client.post(billing_url(draft_session), {**BILLING, "variant": "learners-only"})
     assert refused.status_code == 200
@@ -197,9 +195,7 @@ def test_a_host_cannot_pay_for_nor_publish_another_hosts_session(draft_session, 
         assert (response.status_code, response.get("Location")) == (302, "/admin/"), url
     client.post(billing_url(draft_session), {**BILLING, "variant": "dummy"})
     client.post(f"/admin/training/pay-per-use/payment/{payment.token}/", {"status": "confirmed"})
-    client.post(
-        f"/admin/pages/{draft_session.pk}/edit/", session_form_data(draft_session, **{"action-publish": "1"})
-    )
+    client.post(f"/admin/pages/{draft_session.pk}/edit/", session_form_data(draft_session, **{"action-publish": "1"}))
 
     assert UsageCharge.objects.filter(page=draft_session).count() == 1
     assert Payment.objects.get(pk=payment.pk).status == "waiting"
