@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "wagtail.admin",
     "wagtail.locales",
     "wagtail.api.v2",
+    "wagtail.api.v3",
+    "ninja",
     "wagtail",
     "modelcluster",
     "taggit",

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
-from wagtail.models import PageLogEntry
+from wagtail.models import GroupPagePermission, PageLogEntry
 
 from wagtail_training_pay.models import Payment, TrainingSessionPage, UsageCharge, UsageChargeAction, UsageChargeStatus
 from wagtail_training_pay.services import pay_per_use
@@ -328,3 +328,130 @@ def test_starting_an_unpaid_session_in_code_is_refused(published_before_pay_per_
     with pytest.raises(pay_per_use.PayPerUseRequired):
         page.save(update_fields=["started_at"], clean=False)
     assert reload(page).started_at is None
+
+
+def test_submitting_the_billing_form_twice_starts_one_charge(draft_session, admin_client):
+    billing_url = edit(admin_client, draft_session)["Location"].replace("/cost/", "/billing/")
+    first = admin_client.post(billing_url, {**BILLING, "variant": "dummy"})
+    second = admin_client.post(billing_url, {**BILLING, "variant": "dummy"})
+    assert first["Location"] == second["Location"]
+    assert UsageCharge.objects.count() == 1
+    assert Payment.objects.count() == 1
+
+
+def test_a_host_who_may_edit_but_not_publish_is_not_offered_the_cost_page(draft_session, client, django_user_model):
+    editor = django_user_model.objects.create_user("editor", password="pw")
+    editors = Group.objects.get_or_create(name="Editors")[0]
+    editors.permissions.add(Permission.objects.get(codename="access_admin"))
+    GroupPagePermission.objects.create(
+        group=editors, page=draft_session.get_parent(), permission=Permission.objects.get(codename="change_page")
+    )
+    editor.groups.add(editors)
+    client.force_login(editor)
+    content = client.get(f"/admin/pages/{draft_session.pk}/edit/").content.decode()
+    assert 'name="action-pay-per-use"' not in content
+    response = client.get(f"/admin/training/pay-per-use/{draft_session.pk}/cost/")
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+
+
+def test_the_cost_page_speaks_the_hosts_language(draft_session, admin_client, admin_user):
+    from wagtail.users.models import UserProfile
+
+    profile = UserProfile.get_for_user(admin_user)
+    profile.preferred_language = "fr"
+    profile.save()
+    cost = admin_client.get(f"/admin/training/pay-per-use/{draft_session.pk}/cost/").content.decode()
+    assert "Coût estimé de la session" in cost
+    assert "Changer" in cost
+    assert line(cost, "total") == "27,00\xa0€"
+    assert line(cost, "person-minute-rate") == "0,02\xa0€"
+
+
+# --- a second payment for an estimate already paid -------------------------------------------------------------
+
+
+def second_host_pays(draft_session, admin_user, django_user_model, variant):
+    """Two hosts start paying the same estimate; the first pays, then the second's payment is confirmed."""
+    cohost = django_user_model.objects.create_superuser("cohost", "cohost@example.com", "pw")
+    revision = draft_session.get_latest_revision()
+    first = pay_per_use.create_usage_payment(
+        draft_session, revision, admin_user, action="publish", billing=BILLING, variant="dummy"
+    )
+    second = pay_per_use.create_usage_payment(
+        draft_session, revision, cohost, action="publish", billing=BILLING, variant=variant
+    )
+    first.change_status("confirmed")
+    second.change_status("confirmed")
+    return cohost, Payment.objects.get(pk=second.pk)
+
+
+def test_a_second_payment_for_a_paid_estimate_is_refunded(draft_session, admin_user, django_user_model, client):
+    cohost, second = second_host_pays(draft_session, admin_user, django_user_model, "dummy")
+    assert second.status == "refunded"
+    assert second.usage_charge.status == UsageChargeStatus.CANCELLED
+    assert UsageCharge.objects.filter(page=draft_session, status=UsageChargeStatus.PAID).count() == 1
+    assert paid_log_entries(draft_session).count() == 1
+    refund_log = PageLogEntry.objects.get(page=draft_session, action=pay_per_use.REFUNDED_ACTION)
+    assert refund_log.data["refunded"] is True
+    client.force_login(cohost)
+    final = client.get(f"/admin/training/pay-per-use/payment/{second.token}/result/", follow=True)
+    assert "your payment is refunded" in final.content.decode()
+
+
+def test_a_refund_the_gateway_refuses_is_logged_for_staff_and_the_host_is_told(
+    draft_session, admin_user, django_user_model, client, settings
+):
+    settings.PAYMENT_VARIANTS = {
+        **settings.PAYMENT_VARIANTS,
+        "refund-fails": ("tests.testapp.providers.RefundFailingProvider", {}),
+    }
+    cohost, second = second_host_pays(draft_session, admin_user, django_user_model, "refund-fails")
+    assert second.status == "confirmed"
+    assert second.refunded_amount == 0
+    assert second.usage_charge.status == UsageChargeStatus.CANCELLED
+    refund_log = PageLogEntry.objects.get(page=draft_session, action=pay_per_use.REFUNDED_ACTION)
+    assert refund_log.data["refunded"] is False
+    client.force_login(cohost)
+    final = client.get(f"/admin/training/pay-per-use/payment/{second.token}/result/", follow=True)
+    assert "the site’s staff will refund your payment" in final.content.decode()
+
+
+def test_a_session_created_in_code_without_a_revision_goes_live_once_paid(pay_per_use_on, make_session, admin_user):
+    page = reload(make_session(slug="no-revision"))
+    assert page.get_latest_revision() is None
+    pay_through_the_provider(page, None, admin_user, action="publish")
+    page = reload(page)
+    assert page.live
+    assert UsageCharge.objects.get(page=page).revision_id == page.live_revision_id
+
+
+def test_the_page_listing_offers_start_session_on_published_sessions_only(
+    draft_session, make_session, admin_client, index_page, admin_user
+):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    unpublished = reload(make_session(slug="still-a-draft"))
+    listing = admin_client.get(f"/admin/pages/{index_page.pk}/").content.decode()
+    assert f"/admin/training/pay-per-use/{draft_session.pk}/start/" in listing
+    assert f"/admin/training/pay-per-use/{unpublished.pk}/start/" not in listing
+
+
+def test_the_host_chooses_among_the_payment_methods_offered_to_hosts_only(
+    draft_session, admin_client, pay_per_use_on, settings
+):
+    from wagtail_training_pay.models import HostPaymentMethod
+
+    settings.PAYMENT_VARIANTS = {**settings.PAYMENT_VARIANTS, "card": ("payments.dummy.DummyProvider", {})}
+    HostPaymentMethod.objects.create(settings=pay_per_use_on, variant="card", label="Credit card", sort_order=0)
+    HostPaymentMethod.objects.create(settings=pay_per_use_on, variant="dummy", label="Test gateway", sort_order=1)
+    billing_url = edit(admin_client, draft_session)["Location"].replace("/cost/", "/billing/")
+    form = admin_client.get(billing_url).content.decode()
+    assert "Credit card" in form
+    assert "Test gateway" in form
+
+    refused = admin_client.post(billing_url, {**BILLING, "variant": "not-offered"})
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["variant"]
+    assert not Payment.objects.exists()
+
+    admin_client.post(billing_url, {**BILLING, "variant": "card"})
+    assert Payment.objects.get().variant == "card"

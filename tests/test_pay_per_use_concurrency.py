@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
 from payments import PaymentStatus
 from wagtail.models import PageLogEntry
 
@@ -57,9 +58,10 @@ def test_two_hosts_paying_for_the_same_session_at_once_leave_one_paid_charge(
         for host in (admin_user, other_host)
     ]
 
-    errors = run_together(
-        *[lambda p=p: Payment.objects.get(pk=p.pk).change_status(PaymentStatus.CONFIRMED) for p in payments]
-    )
+    def confirm(payment):
+        return lambda: Payment.objects.get(pk=payment.pk).change_status(PaymentStatus.CONFIRMED)
+
+    errors = run_together(*[confirm(payment) for payment in payments])
 
     assert errors == []
     page = reload(unpaid_session)
@@ -75,16 +77,11 @@ def test_two_hosts_paying_for_the_same_session_at_once_leave_one_paid_charge(
 
 
 def test_a_browser_return_and_a_provider_callback_racing_settle_once(unpaid_session, admin_user):
+    revision = unpaid_session.get_latest_revision()
     payment = pay_per_use.create_usage_payment(
-        unpaid_session,
-        unpaid_session.get_latest_revision(),
-        admin_user,
-        action="publish",
-        billing=BILLING,
-        variant="dummy",
+        unpaid_session, revision, admin_user, action="publish", billing=BILLING, variant="dummy"
     )
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CONFIRMED)
-    from django.test import Client
 
     def browser_return():
         assert Client().get(f"/training/payment/{payment.token}/return/").status_code == 302

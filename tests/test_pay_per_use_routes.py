@@ -394,3 +394,113 @@ def test_converting_a_draft_alias_changes_nothing_live(draft_session, index_page
     alias = reload(draft_session.create_alias(parent=index_page, update_slug="alias-to-convert"))
     ConvertAliasPageAction(alias, user=admin_user).execute()
     assert not reload(alias).live
+
+
+# --- layer (a) on its own: the permission tester -----------------------------------------------------------
+
+
+def test_the_permission_tester_refuses_publish_until_the_estimate_is_paid(draft_session, admin_user):
+    tester = draft_session.permissions_for_user(admin_user)
+    assert tester.can_publish_once_paid()
+    assert not tester.can_publish()
+    assert tester.can_edit()
+    record_paid_charge(draft_session)
+    assert reload(draft_session).permissions_for_user(admin_user).can_publish()
+
+
+def test_the_permission_tester_lets_exempt_groups_and_sites_without_pay_per_use_publish(
+    draft_session, admin_user, pay_per_use_on
+):
+    exempt = Group.objects.create(name="Exempt hosts")
+    pay_per_use_on.exempt_groups.add(exempt)
+    pay_per_use_on.save()
+    admin_user.groups.add(exempt)
+    assert draft_session.permissions_for_user(admin_user).can_publish()
+    admin_user.groups.remove(exempt)
+    assert not draft_session.permissions_for_user(admin_user).can_publish()
+    pay_per_use_on.pay_per_use_enabled = False
+    pay_per_use_on.save()
+    assert draft_session.permissions_for_user(admin_user).can_publish()
+
+
+def test_the_create_views_pay_per_use_action_saves_a_draft_and_opens_the_cost_page(
+    pay_per_use_on, index_page, admin_client, client
+):
+    response = admin_client.post(
+        create_url(index_page), session_form_data(slug="via-action", **{"action-pay-per-use": "1"})
+    )
+    page = TrainingSessionPage.objects.get(slug="via-action")
+    assert response["Location"].startswith(cost_page_url(page))
+    assert not page.live
+    assert not is_served(client, page)
+
+
+# --- Wagtail's API v3 (mounted at /api/v3/ in the test URLconf) ---------------------------------------------
+
+
+@pytest.fixture
+def v3_headers(admin_user):
+    from wagtail.models import APIToken
+
+    _token, plaintext = APIToken.create_token(user=admin_user, name="pay-per-use tests")
+    return {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
+
+
+def test_api_v3_publish_action_refuses_an_unpaid_session(draft_session, client, v3_headers):
+    url = f"/api/v3/pages/{draft_session.pk}/actions/publish/"
+    response = client.post(url, **v3_headers)
+    assert response.status_code == 403
+    assert not reload(draft_session).live
+    assert not is_served(client, draft_session)
+
+    record_paid_charge(draft_session, draft_session.get_latest_revision())
+    assert client.post(url, **v3_headers).status_code == 200
+    assert reload(draft_session).live
+    assert is_served(client, draft_session)
+
+
+def test_api_v3_update_with_publish_refuses_an_unpaid_session(draft_session, client, v3_headers):
+    def update(title):
+        return client.patch(
+            f"/api/v3/pages/{draft_session.pk}/",
+            data={"meta": {"type": "wagtail_training_pay.TrainingSessionPage", "action": "publish"}, "title": title},
+            content_type="application/json",
+            **v3_headers,
+        )
+
+    assert update("Via the API").status_code == 403
+    assert not reload(draft_session).live
+    record_paid_charge(draft_session, draft_session.get_latest_revision())
+    assert update("Via the API").status_code == 200
+    page = reload(draft_session)
+    assert page.live
+    assert page.title == "Via the API"
+
+
+def test_the_create_action_of_api_v3_with_publish_keeps_an_unpaid_session_a_draft(
+    pay_per_use_on, index_page, admin_user, client
+):
+    from wagtail.actions.create_page import CreatePageAction
+
+    page = TrainingSessionPage()
+    form_class = TrainingSessionPage.get_edit_handler().get_form_class()
+    form = form_class(
+        session_form_data(title="By API", slug="by-api"), instance=page, parent_page=index_page, for_user=admin_user
+    )
+    CreatePageAction(page, index_page, user=admin_user, form=form, publish=True).execute()
+    page = TrainingSessionPage.objects.get(slug="by-api")
+    assert not page.live
+    assert not is_served(client, page)
+    assert withheld_entries(page).filter(user=admin_user).exists()
+
+
+def test_publish_scheduled_publishes_a_revision_an_exempt_host_scheduled(draft_session, pay_per_use_on, admin_user):
+    exempt = Group.objects.create(name="Exempt schedulers")
+    pay_per_use_on.exempt_groups.add(exempt)
+    pay_per_use_on.save()
+    admin_user.groups.add(exempt)
+    page = reload(draft_session)
+    page.go_live_at = timezone.now() - timedelta(minutes=5)
+    page.save_revision(user=admin_user, approved_go_live_at=page.go_live_at)
+    call_command("publish_scheduled")
+    assert reload(page).live

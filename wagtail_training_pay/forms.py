@@ -1,10 +1,42 @@
 """The learner's registration form: the editor's questions plus attendee, billing and payment fields."""
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 from wagtail.contrib.forms.forms import BaseForm
+
+
+class CountrySelect(forms.Select):
+    """The country ``<select>``, its ~250 options written once per language and process.
+
+    Django renders one template per ``<option>``: for the country list that was most of the
+    session page's time. The markup is the same; the list of countries is static data.
+    """
+
+    _options_by_language = {}
+
+    def options_html(self):
+        language = get_language() or ""
+        if language not in self._options_by_language:
+            self._options_by_language[language] = "".join(
+                f'<option value="{escape(code)}">{escape(label)}</option>' for code, label in self.choices
+            )
+        return self._options_by_language[language]
+
+    def render(self, name, value, attrs=None, renderer=None):
+        context = forms.Widget.get_context(self, name, value, attrs)["widget"]  # no option dicts
+        options = self.options_html()
+        for selected in context["value"]:
+            marker = f'<option value="{escape(selected)}">'
+            options = options.replace(marker, f'<option value="{escape(selected)}" selected>', 1)
+        # Every value and label is escaped above; flatatt escapes the attributes.
+        return mark_safe(f'<select name="{escape(name)}"{flatatt(context["attrs"])}>{options}</select>')  # noqa: S308
+
 
 ATTENDEE_FIELDS = ("first_name", "last_name", "email")
 BILLING_FIELDS = ("billing_address", "billing_postcode", "billing_city", "billing_country")
@@ -33,8 +65,8 @@ class RegistrationForm(BaseForm):
     )
     billing_country = LazyTypedChoiceField(
         label=_("Country"),
-        choices=[("", "---------"), *countries],
-        widget=forms.Select(attrs={"autocomplete": "country"}),
+        choices=lambda: [("", "---------"), *countries],  # listed when rendered, in the active language
+        widget=CountrySelect(attrs={"autocomplete": "country"}),
     )
     payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
 

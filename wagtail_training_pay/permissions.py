@@ -14,4 +14,8 @@ class TrainingSessionPermissionTester(PagePermissionTester):
     def can_publish(self):
         from .services.pay_per_use import needs_payment
 
-        return super().can_publish() and not needs_payment(self.page, self.user)
+        return self.can_publish_once_paid() and not needs_payment(self.page, self.user)
+
+    def can_publish_once_paid(self):
+        """Wagtail's own answer: paying never lets a user publish who could not publish anyway."""
+        return super().can_publish()

@@ -53,8 +53,11 @@ def _context_needs_payment(context):
     if context["view"] == "create":
         # Nothing pays for a new session yet: it needs payment unless the site or the user says not.
         parent = context["parent_page"]
+        if not parent.permissions_for_user(user).can_publish_subpage():
+            return False
         return pay_per_use.is_enabled_for(parent) and not pay_per_use.is_exempt(user, parent)
-    return pay_per_use.needs_payment(context["page"], user)
+    tester = context.get("user_page_permissions_tester") or context["page"].permissions_for_user(user)
+    return tester.can_publish_once_paid() and pay_per_use.needs_payment(context["page"], user)
 
 
 class PayPerUseMenuItem(ActionMenuItem):
@@ -99,6 +102,8 @@ def _redirect_to_cost_page(request, page):
     if not (request.POST.get(PAY_PER_USE_ACTION) or request.POST.get("action-publish")):
         return None
     page = page.specific
+    if not page.permissions_for_user(request.user).can_publish_once_paid():
+        return None
     revision = page.get_latest_revision()
     if not pay_per_use.needs_payment(page, request.user, revision=revision):
         return None
@@ -136,7 +141,7 @@ class StartSessionButton(PageMenuItem):
         page = self.page.specific_deferred
         if not isinstance(page, TrainingSessionPage) or not page.live:
             return False
-        return page.specific.started_at is None and page.permissions_for_user(user).can_edit()
+        return page.specific.started_at is None and page.permissions_for_user(user).can_publish_once_paid()
 
 
 @hooks.register("register_page_header_buttons")

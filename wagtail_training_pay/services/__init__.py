@@ -1,1 +1,1 @@
-"""Business logic of the app, in plain functions with explicit transactions; views, tasks and commands call them."""
+"""Business logic of the app, in plain functions the views, tasks and commands call."""

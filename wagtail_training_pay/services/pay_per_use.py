@@ -4,7 +4,8 @@ Who pays: when the site's ``TrainingPaySettings.pay_per_use_enabled`` is on, eve
 user who makes a session live pays, superusers included, unless they belong to one of
 the settings' ``exempt_groups`` (a site that wants its administrators to publish freely
 puts them in an exempt group). Publishing without a user (scheduled publishing,
-scripts) needs the revision to be paid for.
+scripts) counts as the revision's author: an exempt host's scheduled session goes live,
+anyone else's needs the revision paid for.
 
 What is paid for: the charges of a page add up; a revision is paid for when the
 page's paid charges cover its estimate. Raising the duration or the participants
@@ -200,7 +201,8 @@ def publish_revision(page, revision, *, user=None, skip_permission_checks=False,
     from wagtail.actions.publish_page_revision import PublishPageRevisionAction
 
     content = revision.as_object()
-    if needs_payment(content, user):
+    # Without a user (scheduled publishing, scripts) the revision's author is the one making it live.
+    if needs_payment(content, user or revision.user):
         withhold_publication(page, revision, user)
         return None
     action = PublishPageRevisionAction(revision, user=user, **kwargs)
@@ -237,11 +239,10 @@ def guard_live_save(page, update_fields=None):
     """
     from wagtail.models import Page
 
-    if not (page.live or page.started_at):
+    cleared = page.__dict__.pop("_pay_per_use_cleared", False)  # good for one save only
+    if cleared or not (page.live or page.started_at):
         return update_fields, False
     if update_fields is not None and not (_LIVE_FIELDS & set(update_fields)):
-        return update_fields, False
-    if getattr(page, "_pay_per_use_cleared", False):
         return update_fields, False
     previous = None
     if page.pk is not None:
@@ -310,12 +311,18 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
 
     The amount comes from the server's estimate, never from the request.
     """
-    from ..models import Payment, TrainingSessionPage, UsageCharge
+    from ..models import Payment, TrainingSessionPage, UsageCharge, UsageChargeAction
 
     locked = TrainingSessionPage.objects.select_for_update().get(pk=page.pk)
+    if revision is None and action != UsageChargeAction.START:
+        # A page created in code may have no revision yet: pay for (and later publish) what it is now.
+        revision = locked.save_revision(user=user, clean=False)
     due = amount_due(locked, revision)
     if due.due == 0:
         raise NothingToPay
+    unpaid = _unpaid_payment_for(locked, revision, user, action, due, variant)
+    if unpaid is not None:
+        return unpaid
     content = content_of(locked, revision)
     estimate = due.estimate
     charge = UsageCharge.objects.create(
@@ -358,6 +365,27 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
     )
 
 
+def _unpaid_payment_for(page, revision, user, action, due, variant):
+    """The payment a host already started for the same amount (a double click, a reload), if any."""
+    from ..models import Payment, UsageChargeStatus
+
+    return (
+        Payment.objects.filter(
+            usage_charge__page=page,
+            usage_charge__revision=revision,
+            usage_charge__payer=user,
+            usage_charge__action=action,
+            usage_charge__status=UsageChargeStatus.PENDING,
+            usage_charge__amount=due.due,
+            usage_charge__currency=due.currency,
+            variant=variant,
+            status__in=[PaymentStatus.WAITING, PaymentStatus.INPUT],
+        )
+        .order_by("-pk")
+        .first()
+    )
+
+
 def settle_usage_payment(payment):
     """Apply a host's payment to its charge, exactly once (``payment_flow`` holds the payment's row lock).
 
@@ -370,11 +398,8 @@ def settle_usage_payment(payment):
 
     page_id = UsageCharge.objects.values_list("page_id", flat=True).get(pk=payment.usage_charge_id)
     page = TrainingSessionPage.objects.select_for_update().get(pk=page_id)
-    charge = (
-        UsageCharge.objects.select_for_update(of=("self",))
-        .select_related("revision", "payer")
-        .get(pk=payment.usage_charge_id)
-    )
+    charges = UsageCharge.objects.select_for_update(of=("self",)).select_related("revision", "payer")
+    charge = charges.get(pk=payment.usage_charge_id)
     if charge.status != UsageChargeStatus.PENDING:
         return
     if payment.status in (PaymentStatus.REJECTED, PaymentStatus.ERROR):
@@ -404,20 +429,29 @@ def settle_usage_payment(payment):
 
 
 def _refund_surplus(page, charge, payment, status):
+    """Give back a payment the session does not need; a failed refund is logged for staff to finish by hand."""
     charge.status = status
     charge.save(update_fields=["status"])
+    refunded = False
     try:
         with transaction.atomic():
             payment.refund(payment.captured_amount or payment.total)  # some providers refund 0 when not told
             payment.refunded_amount = payment.total
             payment.save(update_fields=["refunded_amount"])
+        refunded = True
     except Exception:
         logger.exception("Refund of surplus payment %s failed; refund it by hand.", payment.pk)
     log(
         instance=page,
         action=REFUNDED_ACTION,
         user=charge.payer,
-        data={"charge": charge.pk, "payment": payment.pk, "amount": str(payment.total), "currency": payment.currency},
+        data={
+            "charge": charge.pk,
+            "payment": payment.pk,
+            "amount": str(payment.total),
+            "currency": payment.currency,
+            "refunded": refunded,
+        },
     )
 
 

@@ -15,9 +15,9 @@ from ..services import pay_per_use
 
 
 def session_for_host(request, page_id):
-    """The session ``request.user`` may edit, or 403/404."""
+    """The session ``request.user`` may publish once it is paid for, or 403/404."""
     page = get_object_or_404(TrainingSessionPage, pk=page_id)
-    if not page.permissions_for_user(request.user).can_edit():
+    if not page.permissions_for_user(request.user).can_publish_once_paid():
         raise PermissionDenied
     return page
 

@@ -1,5 +1,6 @@
 """The session page: shows the session and takes registrations (Wagtail's form page hooks call these)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -9,6 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from ..conf import app_settings
+from ..models import TrainingPaySettings
 from ..ratelimit import request_is_rate_limited
 from ..services import registrations as service
 
@@ -23,12 +25,20 @@ def page_settings(page):
     return page.__dict__["_training_pay_settings"]
 
 
+def offered_payment_methods(site_settings):
+    """The learner's choice of methods; with one variant configured there is nothing to look up."""
+    defined = list(getattr(settings, "PAYMENT_VARIANTS", {}))
+    if len(defined) == 1:
+        return [(defined[0], defined[0])]  # the only possible answer of learner_variants(), label unused
+    return site_settings.learner_variants()
+
+
 def registration_form_parameters(page):
     site_settings = page_settings(page)
     paid = service.requires_payment(page, site_settings)
     return {
         "requires_payment": paid,
-        "payment_methods": site_settings.learner_variants() if paid else (),
+        "payment_methods": offered_payment_methods(site_settings) if paid else (),
     }
 
 
@@ -46,6 +56,8 @@ def session_page_context(page, request, form=None):
 
 
 def serve_session_page(page, request, *args, **kwargs):
+    # The request already knows its site (Wagtail routed it): reuse it for the settings lookup.
+    page.__dict__.setdefault("_training_pay_settings", TrainingPaySettings.for_request(request))
     form = None
     if request.method == "POST" and request_is_rate_limited(request, "register", app_settings.REGISTRATION_RATE_LIMIT):
         form = page.get_form(page=page, user=request.user, initial=request.POST.dict())  # keeps what was typed

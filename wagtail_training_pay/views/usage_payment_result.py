@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from payments import PaymentStatus
 
 from ..models import UsageChargeStatus
 from .pay_per_use_base import cost_url, edit_url, go_live_message
@@ -21,7 +22,10 @@ def usage_payment_result(request, token):
         messages.warning(request, _("The payment is not confirmed yet. The session stays a draft until it is."))
         return redirect(back_to_cost)
     if charge.status == UsageChargeStatus.CANCELLED:
-        messages.info(request, _("This estimate was already paid; your payment is refunded."))
+        if payment.status == PaymentStatus.REFUNDED:
+            messages.info(request, _("This estimate was already paid; your payment is refunded."))
+        else:
+            messages.warning(request, _("This estimate was already paid; the site’s staff will refund your payment."))
         return redirect(edit_url(page))
     reason = payment.message or _("the payment was declined")
     messages.error(request, _("The payment failed (%(reason)s). Your draft is unchanged.") % {"reason": reason})
