@@ -12,6 +12,7 @@ from wagtail.contrib.forms.models import AbstractForm, AbstractFormField
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
+from ..panels import SessionFiguresPanel
 from ..validators import validate_currency_code
 
 
@@ -110,6 +111,7 @@ class TrainingSessionPage(AbstractForm):
     thank_you_text = RichTextField(_("text after registration"), blank=True)
 
     content_panels = AbstractForm.content_panels + [
+        SessionFiguresPanel(),
         FieldPanel("description"),
         MultiFieldPanel(
             [

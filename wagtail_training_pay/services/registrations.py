@@ -665,6 +665,22 @@ def send_confirmation(registration):
     transaction.on_commit(partial(enqueue, send_confirmation_task, registration.pk))
 
 
+@transaction.atomic
+def resend_confirmation(registration, *, user=None):
+    """Send the confirmation email of a confirmed registration again (an administrator asked for it).
+
+    ``send_confirmation`` sends once; this clears the sent mark under the row lock first.
+    """
+    registration = lock_registration(registration.pk)
+    if registration.status != RegistrationStatus.CONFIRMED:
+        raise ValueError(_("Only a confirmed registration has a confirmation to send."))
+    registration.confirmation_sent_at = None
+    registration.save(update_fields=["confirmation_sent_at"])
+    log_action(registration, "resend_confirmation", user=user)
+    send_confirmation(registration)
+    return registration
+
+
 def send_registration_email(registration, kind):
     """Send one of the other emails to the learner (``late_refund``, ``cancelled``, ``seat_offered``...)."""
     from ..tasks import enqueue, send_registration_email_task

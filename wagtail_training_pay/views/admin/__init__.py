@@ -1,0 +1,1 @@
+"""The admin screens for registrations, payments and reports (one module per screen)."""

@@ -1,0 +1,532 @@
+"""Registrations in the admin: a filtered, searchable listing with CSV/XLSX export and a detail page.
+
+What each column, filter and field shows depends on the user's permissions (see
+``wagtail_training_pay.admin_permissions``): personal data and money are separate grants.
+"""
+
+import datetime
+import operator
+import tempfile
+from collections import defaultdict
+
+import django_filters
+from django import forms
+from django.contrib.admin.utils import quote
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from payments import FraudStatus, PaymentStatus
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
+from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets.button import Button, ButtonWithDropdown
+from wagtail.log_actions import registry as log_registry
+from wagtail.models import ModelLogEntry
+
+from ... import admin_permissions as permissions
+from ...currencies import quantize_money
+from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
+from ...reporting import COLLECTED_STATUSES
+from .common import MoneyColumn, format_money
+
+#: Rows fetched per round trip while exporting; memory stays flat whatever the number of rows.
+EXPORT_CHUNK_SIZE = 2000
+
+PAYMENT_STATUS_LABELS = dict(PaymentStatus.CHOICES)
+FRAUD_STATUS_LABELS = dict(FraudStatus.CHOICES)
+
+
+def with_payment_summary(queryset):
+    """Annotate each registration with its latest payment's status and variant and the amount paid.
+
+    Subqueries rather than a prefetch, so that a listing or an export costs the same number
+    of queries for ten rows or ten thousand.
+    """
+    latest = Payment.objects.filter(registration=OuterRef("pk")).order_by("-created", "-pk")
+    paid = (
+        Payment.objects.filter(registration=OuterRef("pk"), status__in=COLLECTED_STATUSES)
+        .order_by()
+        .values("registration")
+        .annotate(total_paid=Sum("total"))
+        .values("total_paid")
+    )
+    return queryset.annotate(
+        payment_status=Subquery(latest.values("status")[:1]),
+        payment_variant=Subquery(latest.values("variant")[:1]),
+        paid_total=Coalesce(Subquery(paid), 0, output_field=Registration._meta.get_field("amount")),
+    )
+
+
+def sessions_for_filter(request):
+    return TrainingSessionPage.objects.order_by("-start_at")
+
+
+class SessionChoiceField(django_filters.fields.ModelChoiceField):
+    def label_from_instance(self, obj):
+        start = timezone.localtime(obj.start_at).strftime("%Y-%m-%d %H:%M") if obj.start_at else ""
+        return f"{obj.title} ({start})" if start else obj.title
+
+
+class SessionFilter(django_filters.ModelChoiceFilter):
+    field_class = SessionChoiceField
+
+
+class RegistrationFilterSet(WagtailFilterSet):
+    page = SessionFilter(label=_("Session"), queryset=sessions_for_filter)
+    status = django_filters.MultipleChoiceFilter(
+        label=_("Status"), choices=RegistrationStatus.choices, widget=forms.CheckboxSelectMultiple
+    )
+    payment_status = django_filters.ChoiceFilter(
+        label=_("Payment status"),
+        choices=PaymentStatus.CHOICES,
+        method="filter_payment_status",
+        empty_label=_("All"),
+        widget=forms.RadioSelect,
+    )
+    created_at = django_filters.DateFromToRangeFilter(label=_("Registered between"), widget=DateRangePickerWidget)
+
+    class Meta:
+        model = Registration
+        fields = []
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        if request is not None and not permissions.can_view_money(request.user):
+            # The payment status is the money side of a registration.
+            self.filters.pop("payment_status", None)
+
+    def filter_payment_status(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(Exists(Payment.objects.filter(registration=OuterRef("pk"), status=value)))
+
+
+def question_labels(page_ids):
+    """``{page_id: [(clean_name, label)]}`` in the editor's order, in one query."""
+    labels = defaultdict(list)
+    fields = SessionFormField.objects.filter(page_id__in=page_ids).order_by("page_id", "sort_order", "pk")
+    for page_id, clean_name, label in fields.values_list("page_id", "clean_name", "label"):
+        labels[page_id].append((clean_name, label))
+    return labels
+
+
+def display_answer(value):
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def answers_of(registration, labels):
+    """``[(label, answer)]``: the page's questions first, in order, then answers to removed questions."""
+    data = dict(registration.form_data or {})
+    answers = [(label, display_answer(data.pop(clean_name, ""))) for clean_name, label in labels]
+    answers.extend((key, display_answer(value)) for key, value in data.items())
+    return answers
+
+
+class _ExportRows:
+    """What ``SpreadsheetExportMixin`` iterates over: the queryset, streamed in chunks."""
+
+    def __init__(self, queryset):
+        self.model = queryset.model
+        self.queryset = queryset
+
+    def __iter__(self):
+        return self.queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
+
+
+def local_naive(value):
+    return timezone.make_naive(value) if timezone.is_aware(value) else value
+
+
+class RegistrationIndexView(IndexView):
+    any_permission_required = ["view"]
+    default_ordering = "-created_at"
+    search_fields = ["first_name", "last_name", "email"]
+    custom_value_preprocess = {
+        datetime.datetime: {
+            IndexView.FORMAT_XLSX: local_naive,
+            IndexView.FORMAT_CSV: lambda value: timezone.localtime(value).isoformat(sep=" ", timespec="minutes"),
+        },
+        list: IndexView.custom_value_preprocess[list],
+    }
+
+    def get_base_queryset(self):
+        # The session's title and start as plain columns: building a page object per row would
+        # cost more than the rest of the row.
+        registrations = Registration.objects.annotate(
+            session_title=F("page__title"), session_start_at=F("page__start_at")
+        )
+        return with_payment_summary(registrations)
+
+    @cached_property
+    def can_view_personal_data(self):
+        return permissions.can_view_personal_data(self.request.user)
+
+    @cached_property
+    def can_view_money(self):
+        return permissions.can_view_money(self.request.user)
+
+    @cached_property
+    def is_searchable(self):
+        return self.can_view_personal_data and bool(self.index_results_url)
+
+    def search_queryset(self, queryset):
+        """Every word must match a first name, last name or email ("Ada Lovelace" finds her)."""
+        if not self.is_searching:
+            return queryset
+        for word in self.search_query.split():
+            word_query = Q()
+            for field in self.search_fields:
+                word_query |= Q(**{f"{field}__icontains": word})
+            queryset = queryset.filter(word_query)
+        return queryset
+
+    def learner_label(self, registration):
+        if self.can_view_personal_data:
+            return registration.full_name or registration.email
+        return _("Registration #%(id)s") % {"id": registration.pk}
+
+    def get_list_buttons(self, instance):
+        buttons = super().get_list_buttons(instance)
+        # Wagtail names the "more" menu after str(instance): the learner's name.
+        label = _("More options for '%(title)s'") % {"title": self.learner_label(instance)}
+        for button in buttons:
+            if isinstance(button, ButtonWithDropdown):
+                button.attrs["aria-label"] = label
+        return buttons
+
+    @cached_property
+    def columns(self):
+        title_column_class = self._get_title_column_class(TitleColumn)
+        columns = [
+            title_column_class(
+                "learner",
+                label=_("Learner"),
+                accessor=self.learner_label,
+                get_url=self.get_inspect_url,
+                sort_key="last_name" if self.can_view_personal_data else None,
+            )
+        ]
+        if self.can_view_personal_data:
+            columns.append(Column("email", label=_("Email"), sort_key="email"))
+        columns += [
+            Column("session", label=_("Session"), accessor="session_title", sort_key="session_title"),
+            StatusTagColumn(
+                "status",
+                label=_("Status"),
+                accessor="get_status_display",
+                sort_key="status",
+                primary=lambda registration: registration.status == RegistrationStatus.CONFIRMED,
+            ),
+        ]
+        if self.can_view_money:
+            columns += [
+                Column(
+                    "payment_status",
+                    label=_("Payment"),
+                    accessor=lambda r: PAYMENT_STATUS_LABELS.get(r.payment_status, ""),
+                ),
+                MoneyColumn("amount", label=_("Amount"), sort_key="amount"),
+                MoneyColumn("refunded_amount", label=_("Refunded")),
+            ]
+        columns.append(DateColumn("created_at", label=_("Registered"), sort_key="created_at"))
+        return columns
+
+    # Export -----------------------------------------------------------------------------------
+
+    def get(self, request, *args, **kwargs):
+        if self.is_export:
+            # Straight to the file: the listing's context would load every row into memory.
+            return self.as_spreadsheet(_ExportRows(self.get_queryset()), request.GET.get("export"))
+        return super().get(request, *args, **kwargs)
+
+    @cached_property
+    def exported_session(self):
+        """The session the listing is filtered to, if any: its questions become columns."""
+        if self.filters and self.filters.is_valid():
+            return self.filters.form.cleaned_data.get("page")
+        return None
+
+    @cached_property
+    def export_question_labels(self):
+        if not self.can_view_personal_data:
+            return {}
+        if self.exported_session is not None:
+            return question_labels([self.exported_session.pk])
+        return question_labels(TrainingSessionPage.objects.values("pk"))
+
+    @cached_property
+    def list_export(self):
+        fields = ["pk", "session_title", "session_start_at", "get_status_display", "created_at", "confirmed_at"]
+        fields.append("cancelled_at")
+        if self.can_view_personal_data:
+            fields += [
+                "first_name",
+                "last_name",
+                "email",
+                "billing_address",
+                "billing_postcode",
+                "billing_city",
+                "billing_country.name",
+                "language",
+            ]
+        if self.can_view_money:
+            fields += ["amount", "currency", "paid_total", "refunded_amount", "payment_status", "payment_variant"]
+        if self.can_view_personal_data:
+            if self.exported_session is not None:
+                fields += [f"answer:{name}" for name, _label in self.export_question_labels[self.exported_session.pk]]
+            else:
+                fields.append("answers")
+        return fields
+
+    @cached_property
+    def export_headings(self):
+        headings = {
+            "pk": _("Registration"),
+            "session_title": _("Session"),
+            "session_start_at": _("Session starts at"),
+            "get_status_display": _("Status"),
+            "billing_country.name": _("Country"),
+            "paid_total": _("Paid"),
+            "payment_status": _("Payment status"),
+            "payment_variant": _("Payment method"),
+            "answers": _("Answers"),
+        }
+        if self.exported_session is not None:
+            for name, label in self.export_question_labels.get(self.exported_session.pk, []):
+                headings[f"answer:{name}"] = label
+        return headings
+
+    @cached_property
+    def export_getters(self):
+        """``{field: function(registration)}``, built once per export: labels are translated once, not per row."""
+        status_labels = {value: str(label) for value, label in RegistrationStatus.choices}
+        payment_labels = {value: str(label) for value, label in PaymentStatus.CHOICES}
+        country_names = {}
+
+        def country_name(item):
+            code = str(item.billing_country or "")
+            if code not in country_names:
+                country_names[code] = str(item.billing_country.name) if code else ""
+            return country_names[code]
+
+        def answers(item):
+            labels = self.export_question_labels.get(item.page_id, [])
+            return "; ".join(f"{label}: {answer}" for label, answer in answers_of(item, labels) if answer)
+
+        def money_getter(field):
+            return lambda item: quantize_money(getattr(item, field) or 0, item.currency)
+
+        def answer_getter(clean_name):
+            return lambda item: display_answer((item.form_data or {}).get(clean_name, ""))
+
+        getters = {
+            "get_status_display": lambda item: status_labels.get(item.status, item.status),
+            "payment_status": lambda item: payment_labels.get(item.payment_status, item.payment_status or ""),
+            "billing_country.name": country_name,
+            "answers": answers,
+        }
+        for field in ("amount", "paid_total", "refunded_amount"):
+            getters[field] = money_getter(field)
+        for field in self.list_export:
+            if field.startswith("answer:"):
+                getters[field] = answer_getter(field.removeprefix("answer:"))
+            elif field not in getters:
+                getters[field] = operator.attrgetter(field)
+        return getters
+
+    def to_row_dict(self, item):
+        getters = self.export_getters
+        return {field: getters[field](item) for field in self.list_export}
+
+    def get_filename(self):
+        return "registrations"
+
+    def write_xlsx_response(self, queryset):
+        """Like Wagtail's, but through a temporary file rather than memory."""
+        output = tempfile.TemporaryFile()
+        self.write_xlsx(queryset, output)
+        output.seek(0)
+        return FileResponse(
+            output,
+            as_attachment=True,
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            filename=f"{self.get_filename()}.xlsx",
+        )
+
+
+class RegistrationInspectView(InspectView):
+    any_permission_required = ["view"]
+    template_name = "wagtail_training_pay/admin/registration_inspect.html"
+
+    def get_object(self, queryset=None):
+        return get_object_or_404(Registration.objects.select_related("page"), pk=self.pk)
+
+    def get_page_subtitle(self):
+        if permissions.can_view_personal_data(self.request.user):
+            return self.object.full_name
+        return str(_("Registration #%(id)s") % {"id": self.object.pk})
+
+    def get_fields(self):
+        fields = ["page", "status", "created_at", "hold_expires_at", "confirmed_at", "cancelled_at"]
+        fields += ["confirmation_sent_at", "language"]
+        user = self.request.user
+        if permissions.can_view_personal_data(user):
+            fields += [
+                "first_name",
+                "last_name",
+                "email",
+                "billing_address",
+                "billing_postcode",
+                "billing_city",
+                "billing_country",
+            ]
+        if permissions.can_view_money(user):
+            fields += ["amount", "refunded_amount", "late_payment_refunded"]
+        return fields
+
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        return "—" if value is None or value == "" else value
+
+    def get_amount_display_value(self):
+        return format_money(self.object.amount, self.object.currency)
+
+    def get_refunded_amount_display_value(self):
+        return format_money(self.object.refunded_amount, self.object.currency)
+
+    def get_page_display_value(self):
+        page = self.object.page
+        start = timezone.localtime(page.start_at) if page.start_at else None
+        return f"{page.title} ({start:%Y-%m-%d %H:%M})" if start else page.title
+
+    def get_billing_country_display_value(self):
+        return self.object.billing_country.name if self.object.billing_country else ""
+
+    @cached_property
+    def payments(self):
+        return list(self.object.payments.order_by("created", "pk"))
+
+    def payment_rows(self):
+        return [
+            {
+                "payment": payment,
+                "status": PAYMENT_STATUS_LABELS.get(payment.status, payment.status),
+                "fraud_status": FRAUD_STATUS_LABELS.get(payment.fraud_status, payment.fraud_status),
+                "total": format_money(payment.total, payment.currency),
+                "captured": format_money(payment.captured_amount, payment.currency),
+                "refunded": format_money(payment.refunded_amount, payment.currency),
+            }
+            for payment in self.payments
+        ]
+
+    def history(self):
+        """Log entries of the registration and of its payments, newest first."""
+        registration_entries = log_registry.get_logs_for_instance(self.object)
+        query = Q(pk__in=registration_entries.values("pk"))
+        if self.payments and permissions.can_view_money(self.request.user):
+            from django.contrib.contenttypes.models import ContentType
+
+            query |= Q(
+                content_type=ContentType.objects.get_for_model(Payment),
+                object_id__in=[str(payment.pk) for payment in self.payments],
+            )
+        entries = ModelLogEntry.objects.filter(query).select_related("user").order_by("-timestamp", "-pk")
+        can_view_money = permissions.can_view_money(self.request.user)
+        return [{"entry": entry, "details": self.log_details(entry, can_view_money)} for entry in entries]
+
+    def log_details(self, entry, can_view_money):
+        """What a log entry's data says, in words; amounts only for those who may see money."""
+        data = entry.data or {}
+        currency = self.object.currency
+        details = []
+        if can_view_money and data.get("amount"):
+            details.append(_("Amount: %(amount)s") % {"amount": format_money(data["amount"], currency)})
+        if can_view_money and data.get("refunded") not in (None, "", "0", "0.00"):
+            details.append(_("Refunded in all: %(amount)s") % {"amount": format_money(data["refunded"], currency)})
+        if data.get("automatic"):
+            details.append(_("done automatically"))
+        if data.get("late"):
+            details.append(_("payment arrived after the seat hold"))
+        if data.get("reason"):
+            details.append(data["reason"])
+        return "; ".join(str(detail) for detail in details)
+
+    @cached_property
+    def header_more_buttons(self):
+        from .registration_actions import available_actions
+
+        return [
+            Button(action.label, url=action.url_for(self.object), icon_name=action.icon, priority=10 + index)
+            for index, action in enumerate(available_actions(self.object, self.request.user))
+        ]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context["can_view_money"] = permissions.can_view_money(user)
+        context["can_view_personal_data"] = permissions.can_view_personal_data(user)
+        if context["can_view_personal_data"]:
+            labels = question_labels([self.object.page_id])[self.object.page_id]
+            context["answers"] = answers_of(self.object, labels)
+        if context["can_view_money"]:
+            context["payments"] = self.payment_rows()
+        context["history"] = self.history()
+        context["edit_session_url"] = reverse("wagtailadmin_pages:edit", args=[self.object.page_id])
+        return context
+
+
+class RegistrationViewSet(ModelViewSet):
+    """Read-only admin screens for registrations, with the actions of ``registration_actions``."""
+
+    model = Registration
+    name = "training_registrations"
+    icon = "group"
+    menu_label = _("Registrations")
+    menu_order = 100
+    add_to_admin_menu = False
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    index_view_class = RegistrationIndexView
+    inspect_view_class = RegistrationInspectView
+    list_per_page = 50
+
+    filterset_class = RegistrationFilterSet
+
+    def get_common_view_kwargs(self, **kwargs):
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        # No add, edit, copy or delete screens: registrations change through the actions only.
+        for name in ("add_url_name", "edit_url_name", "delete_url_name", "copy_url_name", "history_url_name"):
+            view_kwargs[name] = None
+        return view_kwargs
+
+    def get_urlpatterns(self):
+        from . import registration_actions
+
+        urlpatterns = [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+        ]
+        for action in registration_actions.ACTIONS:
+            urlpatterns.append(
+                path(f"{action.name}/<int:pk>/", action.view_class.as_view(action=action), name=action.name)
+            )
+        return urlpatterns
+
+    def get_permissions_to_register(self):
+        # Registrations are made by learners, never added or deleted in the admin.
+        return super().get_permissions_to_register().exclude(codename__in=["add_registration", "delete_registration"])
+
+
+def registrations_url_for_session(page):
+    return reverse("training_registrations:index") + f"?page={quote(page.pk)}"
