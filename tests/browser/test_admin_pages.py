@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 pytest_plugins = ["tests.admin_fixtures"]
@@ -67,6 +68,6 @@ def test_a_partial_refund_from_the_browser(logged_in_manager, live_server, ada):
     page.goto(live_server.url + reverse("training_registrations:refund", args=[ada.pk]))
     page.get_by_label("Amount to refund").fill("12.50")
     page.get_by_role("button", name="Yes, refund").click()
-    assert page.get_by_text("€12.50 refunded.").is_visible()
+    expect(page.get_by_text("€12.50 refunded.")).to_be_visible()
     ada.refresh_from_db()
     assert str(ada.refunded_amount) == "12.50"

@@ -1,6 +1,7 @@
 """The host's pay-per-use path in a real browser: editor, Estimated session cost, billing, dummy payment."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.pay_per_use_support import reload
 
@@ -54,6 +55,6 @@ def test_a_host_pays_the_estimate_and_the_session_goes_live(
     page.select_option("#id_gateway_response", "3ds-disabled")
     page.get_by_role("button", name="Pay").click()
     page.wait_for_url(f"**/admin/pages/{draft_session.pk}/edit/")
-    assert page.get_by_text("Payment received: the session is live.").is_visible()
+    expect(page.get_by_text("Payment received: the session is live.")).to_be_visible()
     screenshot(page, "pay-per-use-paid")
     assert reload(draft_session).live
