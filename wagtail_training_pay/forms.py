@@ -190,3 +190,9 @@ class PaymentMethodForm(forms.Form):
 
 class CancelRegistrationForm(forms.Form):
     confirm = forms.BooleanField(label=_("Yes, cancel my registration"))
+
+
+class EraseDataForm(forms.Form):
+    prefix = "erase"  # the manage page has a cancellation form with a "confirm" box too
+
+    confirm = forms.BooleanField(label=_("Yes, erase my personal data"))

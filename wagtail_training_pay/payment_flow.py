@@ -64,6 +64,7 @@ def settle_payment(payment):
     """Apply the payment's current status to what it pays for, exactly once."""
     settled = payment
     payment = lock_payment(pk=payment.pk)
+    record_captured_amount(payment)
     relation = _relation_of(payment)
     if relation is None:
         logger.debug("Payment %s pays for nothing this app knows; left alone.", payment.pk)
@@ -71,6 +72,16 @@ def settle_payment(payment):
     _settlers[relation](payment)
     settled._settled_status = payment.status
     return payment
+
+
+def record_captured_amount(payment):
+    """A confirmed payment whose provider did not record what it captured (django-payments' dummy and
+    others set the status only) captured its total: without it no refund of it could go through."""
+    from payments import PaymentStatus
+
+    if payment.status == PaymentStatus.CONFIRMED and not payment.captured_amount and not payment.refunded_amount:
+        payment.captured_amount = payment.total
+        type(payment).objects.filter(pk=payment.pk, captured_amount=0).update(captured_amount=payment.total)
 
 
 def return_url_for(payment):
@@ -96,7 +107,7 @@ def process_payment(request, token):
         try:
             payment = lock_payment(token=token)
         except Payment.DoesNotExist:
-            logger.warning("Payment callback for an unknown token from %s.", request.META.get("REMOTE_ADDR"))
+            logger.error("Payment callback for an unknown token from %s.", request.META.get("REMOTE_ADDR"))
             raise Http404("No such payment") from None
         provider = _provider_for(payment)
         try:

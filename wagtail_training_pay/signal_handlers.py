@@ -6,6 +6,9 @@ never has side effects.
 
 from payments.signals import status_changed
 
+#: Payment fields a settler may change while the sender of ``status_changed`` still holds the instance.
+SETTLED_PAYMENT_FIELDS = ["status", "message", "captured_amount", "refunded_amount", "extra_data"]
+
 
 def settle_on_status_change(sender, instance, **kwargs):
     """Whatever changed a payment's status (a provider, an admin action), settle it.
@@ -16,7 +19,16 @@ def settle_on_status_change(sender, instance, **kwargs):
     from .payment_flow import settle_payment
 
     if isinstance(instance, Payment) and instance.pk:
+        rows = Payment.objects.filter(pk=instance.pk).values(*SETTLED_PAYMENT_FIELDS)
+        before = rows.first()
         settle_payment(instance)
+        # The sender goes on with this instance and may save() all of it (django-payments' dummy
+        # provider does): give it what settling wrote (a refund, a recorded capture), or that save
+        # would undo it; its own unsaved changes to the other fields stay.
+        after = rows.first()
+        for field in SETTLED_PAYMENT_FIELDS:
+            if before and after and after[field] != before[field]:
+                setattr(instance, field, after[field])
 
 
 def registration_return_url(payment):

@@ -48,3 +48,10 @@ def release_expired_holds_task():
 
     expired, refunded = release_expired_holds()
     return {"expired": expired, "refunded": refunded}
+
+
+@task()
+def check_stale_payments_task():
+    from .services.stale_payments import check_stale_payments
+
+    return check_stale_payments()

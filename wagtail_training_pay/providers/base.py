@@ -145,7 +145,9 @@ class HttpTransport:
                             continue
                         return fields
             logger.warning("%s: %s on attempt %s/%s.", self.label, last_problem, attempt, attempts)
-        raise GatewayUnavailable(f"{self.label} did not answer usefully after {attempts} attempts: {last_problem}.")
+        message = f"{self.label} did not answer usefully after {attempts} attempts: {last_problem}."
+        logger.error("%s Check the gateway's status and the variant's endpoint.", message)
+        raise GatewayUnavailable(message)
 
 
 class PayPalClassicProvider(BasicProvider):

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
@@ -237,7 +238,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         """The payer's return from PayPal (approved or cancelled); a repeated return changes nothing."""
         state = self.checkout_state(payment)
         token = request.GET.get("token", "")
-        if not state.get("token") or token != state["token"]:
+        if not state.get("token") or not constant_time_compare(token, state["token"]):
             logger.warning("%s payment %s: return with an unknown token.", self.label, payment.pk)
             return HttpResponseBadRequest("Unknown token")
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
@@ -336,6 +337,33 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
     def get_token_from_request(self, payment, request):
         """PayPal returns to each payment's own process URL; the per-variant URL is not used."""
         return None
+
+    def check_status(self, payment):
+        """Ask PayPal what became of an unfinished checkout (the stale-payment sweeper calls this).
+
+        A checkout PayPal completed (the payer's return never reached the site) is applied to the
+        payment; one the payer never finished, or whose token expired, was never paid. Returns True
+        (PayPal always knows); raises ``GatewayError`` when PayPal could not be asked now.
+        Nothing here moves money: a checkout the payer approved but the site never completed stays unpaid.
+        """
+        state = self.checkout_state(payment)
+        if not state.get("token"):
+            return True  # the payer never went to PayPal
+        details = self.call("GetExpressCheckoutDetails", {"TOKEN": state["token"]})
+        if not succeeded(details):
+            if TOKEN_EXPIRED in error_codes(details):
+                return True
+            self.raise_for_errors(details, "GetExpressCheckoutDetails")
+        completed = details.get("CHECKOUTSTATUS") == "PaymentActionCompleted"
+        if completed and details.get("PAYMENTREQUEST_0_TRANSACTIONID"):
+            amount = details.get("PAYMENTREQUEST_0_AMT")
+            currency = details.get("PAYMENTREQUEST_0_CURRENCYCODE")
+            if amount is None or Decimal(amount) != payment.total or currency != payment.currency:
+                logger.error("%s payment %s: PayPal holds %s %s.", self.label, payment.pk, amount, currency)
+                payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
+                return True
+            self.apply_completed(payment, state, details, prefix="PAYMENTREQUEST_0_")
+        return True
 
     # -- after the payment ------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
@@ -63,6 +64,9 @@ RETRYABLE = frozenset({11, 102, 103, 104, 106, 107, 109, 115, 116, 150, 151})
 CONFIGURATION = frozenset({1, 5, 6, 8, 9, 25, 26, 27, 28, 29, 100, 101, 121})
 #: Secure Token used, in use or expired: a new one is needed.
 TOKEN_PROBLEMS = frozenset({160, 161, 162})
+
+#: An inquiry about a token nothing was paid with.
+ORIGINAL_NOT_FOUND = 19
 
 #: Minutes a Secure Token is reused for (PayPal keeps it 30 minutes).
 SECURE_TOKEN_MINUTES = 25
@@ -391,7 +395,7 @@ class PayflowProProvider(PayPalClassicProvider):
             return HttpResponseRedirect(payment.get_failure_url())
         posted = request.POST if request.method == "POST" else request.GET
         secure_token = getattr(payment.attrs, "payflow_secure_token", None) if payment.extra_data else None
-        if not secure_token or posted.get("SECURETOKENID") != secure_token["id"]:
+        if not secure_token or not constant_time_compare(posted.get("SECURETOKENID", ""), secure_token["id"]):
             logger.warning("%s payment %s: notification for an unknown Secure Token.", self.label, payment.pk)
             return HttpResponseBadRequest("Unknown secure token")
         if payment.status not in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
@@ -426,6 +430,25 @@ class PayflowProProvider(PayPalClassicProvider):
     def get_token_from_request(self, payment, request):
         """Payflow notifies each payment's own process URL; the per-variant URL is not used."""
         return None
+
+    def check_status(self, payment):
+        """Ask the gateway what became of an unfinished hosted payment (the stale-payment sweeper calls this).
+
+        Returns True when the gateway answered: the payment then carries what it recorded (paid,
+        declined, or still nothing, which means never paid). Returns False when the gateway cannot
+        tell (a card typed on the site whose answer never came: there is no token to ask about).
+        Raises ``GatewayError`` when the gateway could not be asked now; try again later.
+        """
+        secure_token = getattr(payment.attrs, "payflow_secure_token", None) if payment.extra_data else None
+        if not secure_token:
+            return self.mode == "hosted"  # no token: the payer never reached the hosted page
+        fields = self.inquire(payment, secure_token)
+        if result_of(fields) == APPROVED and "ORIGRESULT" in fields:
+            self.apply_inquiry(payment, secure_token, fields)
+            return True
+        if result_of(fields) == ORIGINAL_NOT_FOUND:
+            return True  # nothing was ever paid with this token
+        self.raise_for_result(fields, "inquiry")
 
     # -- after the payment ------------------------------------------------------------
 

@@ -14,6 +14,7 @@ REGISTRATION_ACTIONS = {
     "refund": _("Registration refunded"),
     "cancel": _("Registration cancelled"),
     "admit": _("Admitted from the waiting list"),
+    "erase": _("Personal data erased at the learner's request"),
 }
 
 

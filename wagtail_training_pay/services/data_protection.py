@@ -7,10 +7,14 @@ still add up after the people behind them are forgotten.
 import logging
 from datetime import timedelta
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from wagtail.models import ModelLogEntry
 
-from ..models import Payment, Registration, TrainingPaySettings
+from ..models import ACTIVE_STATUSES, Payment, Registration, RegistrationStatus, TrainingPaySettings
+from .audit import log_action
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +94,42 @@ def anonymize_registration(registration, *, now=None):
     registration.anonymized_at = now or timezone.now()
     registration.save(update_fields=[*PERSONAL_REGISTRATION_FIELDS, "anonymized_at"])
     Payment.objects.filter(registration=registration).update(**PERSONAL_PAYMENT_FIELDS, extra_data="")
+    # Wagtail's history keeps the object's name as it was when each entry was written.
+    ModelLogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Registration), object_id=str(registration.pk)
+    ).update(label=str(registration))
     return True
+
+
+class ErasureRefused(Exception):
+    """The learner cannot have their data erased yet; ``message`` says why."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def learner_can_request_erasure(registration, now=None):
+    """Not while a payment may still move, nor while the seat is still to be used: cancel first."""
+    if registration.anonymized_at or registration.status == RegistrationStatus.PENDING:
+        return False
+    end = registration.page.end_at or registration.page.start_at
+    still_to_come = end is None or end > (now or timezone.now())
+    return not (registration.status in ACTIVE_STATUSES and still_to_come)
+
+
+@transaction.atomic
+def erase_on_request(registration, *, now=None):
+    """Erase a learner's personal data at their own request, keeping the amounts for accounting."""
+    registration = Registration.objects.select_for_update().select_related("page").get(pk=registration.pk)
+    if registration.anonymized_at:
+        return registration
+    if not learner_can_request_erasure(registration, now):
+        raise ErasureRefused(_("Your registration is still active: cancel it first, or ask again after the session."))
+    anonymize_registration(registration, now=now)
+    registration.refresh_from_db()
+    log_action(registration, "erase")
+    return registration
 
 
 def registrations_due_for_anonymization(now=None):

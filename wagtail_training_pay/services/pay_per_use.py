@@ -435,7 +435,7 @@ def _refund_surplus(page, charge, payment, status):
     refunded = False
     try:
         with transaction.atomic():
-            payment.refund()
+            payment.refund(payment.captured_amount or payment.total)  # some providers refund 0 when not told
             payment.refunded_amount = payment.total
             payment.save(update_fields=["refunded_amount"])
         refunded = True

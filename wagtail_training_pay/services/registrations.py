@@ -239,7 +239,8 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
         created_at=now,
         confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
     )
-    log_action(registration, "register")
+    # No log entry here: the registration row records its creation, and the registration POST keeps to the
+    # queries the performance budget allows (docs/performance.md). Every later step is logged.
     payment = None
     if status == RegistrationStatus.PENDING:
         payment = create_payment(registration, variant)

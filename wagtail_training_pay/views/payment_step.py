@@ -49,7 +49,10 @@ def pay(request, token):
                 "Please try again, or choose another payment method if one is offered."
             ),
         )
-        return redirect("wagtail_training_pay:pay", token=token)
+        if request.method == "POST":
+            return redirect("wagtail_training_pay:pay", token=token)
+        # A GET failed (the provider is asked on every visit): show the message here, because
+        # redirecting to this step would ask the failing provider again, in a loop.
     return TemplateResponse(
         request,
         "wagtail_training_pay/payment_step.html",
@@ -60,6 +63,7 @@ def pay(request, token):
             "form": form,
             "method_form": method_form if len(methods) > 1 else None,
             "choose_method_name": CHOOSE_METHOD,
+            "retry_url": request.path if failed else None,
         },
     )
 
@@ -78,7 +82,7 @@ def provider_step(payment, data):
         except RedirectNeeded as needed:
             redirect_to = str(needed)
         except service.PROVIDER_ERRORS as exc:
-            logger.warning("Payment provider failed on payment %s: %s", payment.pk, exc)
+            logger.error("Payment provider failed on payment %s: %s", payment.pk, exc)
             failed = True
         settle_payment(payment)
     return form, redirect_to, failed

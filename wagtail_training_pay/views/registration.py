@@ -6,11 +6,13 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from ..forms import CancelRegistrationForm
+from ..forms import CancelRegistrationForm, EraseDataForm
 from ..ics import registration_calendar
 from ..models import Registration, RegistrationStatus
 from ..services import registrations as service
+from ..services.data_protection import learner_can_request_erasure
 from ..services.emails import manage_url
+from .learner_data import private
 
 
 def _registration(token):
@@ -34,7 +36,7 @@ def manage_registration(request, token):
             return redirect("wagtail_training_pay:manage_registration", token=token)
         messages.error(request, _("Please tick the box to confirm the cancellation."))
     page = registration.page
-    return TemplateResponse(
+    response = TemplateResponse(
         request,
         "wagtail_training_pay/manage_registration.html",
         {
@@ -49,8 +51,10 @@ def manage_registration(request, token):
             and bool(page.join_url),
             "can_pay": registration.status == RegistrationStatus.PENDING and not registration.hold_has_expired(),
             "training_settings": page.site_settings(),
+            "erase_form": EraseDataForm() if learner_can_request_erasure(registration) else None,
         },
     )
+    return private(response)
 
 
 def registration_calendar_file(request, token):

@@ -13,8 +13,10 @@ from ..models import TrainingPaySettings
 from ..ratelimit import request_is_rate_limited
 from ..services import registrations as service
 
-#: session key holding the tokens of the registrations made from this browser
-SESSION_TOKENS_KEY = "wagtail_training_pay_registrations"
+#: signed cookie holding the tokens of the registrations made from this browser (no session row to read or write)
+REMEMBERED_COOKIE = "wtp_registrations"
+REMEMBERED_SALT = "wagtail_training_pay.remembered_registrations"
+REMEMBERED_MAX = 20
 
 
 def registration_form_parameters(page):
@@ -59,8 +61,9 @@ def serve_session_page(page, request, *args, **kwargs):
                 form.add_error(None, refusal.message)
                 messages.error(request, refusal.message)
             else:
-                _remember(request, result.registration)
-                return page.render_landing_page(request, result, *args, **kwargs)
+                response = page.render_landing_page(request, result, *args, **kwargs)
+                _remember(request, response, result.registration)
+                return response
         else:
             messages.error(request, _("Please correct the errors below."))
     if form is None:
@@ -91,14 +94,28 @@ def redirect_after_registration(page, request, result=None):
     return redirect("wagtail_training_pay:registration_done", token=registration.token)
 
 
-def _remember(request, registration):
-    tokens = request.session.get(SESSION_TOKENS_KEY, [])
-    request.session[SESSION_TOKENS_KEY] = [*tokens[-19:], str(registration.token)]
+def _remembered_tokens(request):
+    value = request.get_signed_cookie(REMEMBERED_COOKIE, default="", salt=REMEMBERED_SALT)
+    return [token for token in value.split(",") if token]
+
+
+def _remember(request, response, registration):
+    """Let this browser, and only it, be shown the link to its registration if it registers again."""
+    tokens = [*_remembered_tokens(request)[-(REMEMBERED_MAX - 1) :], str(registration.token)]
+    response.set_signed_cookie(
+        REMEMBERED_COOKIE,
+        ",".join(tokens),
+        salt=REMEMBERED_SALT,
+        max_age=60 * 60 * 24 * 365,
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def _explain_duplicate(request, form, existing):
     """Link to the earlier registration only for the browser that made it; email the link to anyone else."""
-    if existing is not None and str(existing.token) in request.session.get(SESSION_TOKENS_KEY, []):
+    if existing is not None and str(existing.token) in _remembered_tokens(request):
         message = format_html(
             '{} <a href="{}">{}</a>',
             _("You are already registered for this session."),

@@ -1,5 +1,8 @@
 """The payment step of a host: the provider's form, or a redirect to the provider."""
 
+import logging
+
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext_lazy as _
@@ -8,7 +11,12 @@ from payments import PaymentStatus, RedirectNeeded
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from ..models import Payment
-from .pay_per_use_base import money
+from ..services.registrations import PROVIDER_ERRORS
+from .pay_per_use_base import cost_url, money
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_FAILED = _("The payment service could not process the payment. Nothing was charged; please try again.")
 
 
 def host_payment(request, token):
@@ -47,5 +55,10 @@ class UsagePaymentView(WagtailAdminTemplateMixin, TemplateView):
             form = self.payment.get_form(data=data)
         except RedirectNeeded as exc:
             return redirect(str(exc))
+        except PROVIDER_ERRORS as exc:
+            logger.error("Payment provider failed on host payment %s: %s", self.payment.pk, exc)
+            messages.error(request=self.request, message=getattr(exc, "payer_message", None) or PROVIDER_FAILED)
+            charge = self.payment.usage_charge
+            return redirect(cost_url(charge.page, revision=charge.revision, action=charge.action))
         amount = money(self.payment.total, self.payment.currency)
         return self.render_to_response(self.get_context_data(form=form, payment=self.payment, amount=amount))
