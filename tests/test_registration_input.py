@@ -43,7 +43,7 @@ def test_invalid_input_re_renders_the_form_with_the_learners_data(client, paid_s
     assert field in form_errors(response)
     assert "Please correct the errors below." in messages_of(response)
     assert 'id="error-summary"' in html
-    assert f'id="id_{field}_errors"' in html
+    assert f'id="id_{field}_error"' in html
     # What the learner typed elsewhere is still there.
     kept = "Lovelace" if field != "last_name" else "Ada"
     assert f'value="{kept}"' in html

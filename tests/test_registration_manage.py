@@ -119,7 +119,7 @@ def test_cancelling_before_the_deadline_refunds_per_the_policy(learner_client, c
 def test_cancelling_needs_the_confirmation_box(client, confirmed):
     response = client.post(manage_url(confirmed), {})
     assert response.status_code == 200
-    assert 'id="id_confirm_errors"' in response.content.decode()
+    assert 'id="id_confirm_error"' in response.content.decode()
     confirmed.refresh_from_db()
     assert confirmed.status == RegistrationStatus.CONFIRMED
 

@@ -40,14 +40,9 @@ def fold(line):
     return "\r\n ".join(parts)
 
 
-def event_calendar(*, uid, start, end, summary, description="", url="", now=None):
-    """An iCalendar document with one VEVENT, as bytes with CRLF line endings."""
+def event_lines(*, uid, start, end, summary, description="", url="", now=None):
+    """The content lines of one VEVENT."""
     lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODUCT_ID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
         "BEGIN:VEVENT",
         f"UID:{uid}",
         f"DTSTAMP:{format_utc(now or timezone.now())}",
@@ -59,8 +54,39 @@ def event_calendar(*, uid, start, end, summary, description="", url="", now=None
         lines.append(f"DESCRIPTION:{escape_text(description)}")
     if url:
         lines.append(f"URL:{url}")
-    lines += ["END:VEVENT", "END:VCALENDAR"]
+    lines.append("END:VEVENT")
+    return lines
+
+
+def calendar(events, *, name=""):
+    """An iCalendar document holding ``events`` (lists of lines), as bytes with CRLF line endings."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODUCT_ID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH"]
+    if name:
+        lines.append(f"X-WR-CALNAME:{escape_text(name)}")
+    for event in events:
+        lines += event
+    lines.append("END:VCALENDAR")
     return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
+def event_calendar(*, uid, start, end, summary, description="", url="", now=None):
+    """An iCalendar document with one VEVENT."""
+    return calendar(
+        [event_lines(uid=uid, start=start, end=end, summary=summary, description=description, url=url, now=now)]
+    )
+
+
+def session_event(page, url="", now=None):
+    """The public event of a session: the same UID in the per-session file and in the index feed."""
+    return event_lines(
+        uid=f"session-{page.pk}@wagtail-training-pay",
+        start=page.start_at,
+        end=page.end_at,
+        summary=page.title,
+        description=page.search_description or url,
+        url=url,
+        now=now,
+    )
 
 
 def registration_calendar(registration, manage_url=""):

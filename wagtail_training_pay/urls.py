@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 
 from . import payment_flow
-from .views import learner_data, payment_step, registration
+from .views import calendar, learner_data, payment_step, registration
 
 app_name = "wagtail_training_pay"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("registration/<uuid:token>/pay/", payment_step.pay, name="pay"),
     path("registration/<uuid:token>/done/", registration.registration_done, name="registration_done"),
     path("registration/<uuid:token>/session.ics", registration.registration_calendar_file, name="registration_ics"),
+    path("sessions/<int:page_id>/session.ics", calendar.session_calendar_file, name="session_ics"),
+    path("index/<int:page_id>/sessions.ics", calendar.index_calendar_feed, name="index_ics"),
     path("registration/<uuid:token>/my-data.json", learner_data.export_my_data, name="export_my_data"),
     path("registration/<uuid:token>/erase/", learner_data.request_erasure, name="request_erasure"),
     path("payment/<uuid:token>/process/", payment_flow.process_payment, name="process_payment"),

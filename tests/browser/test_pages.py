@@ -22,3 +22,12 @@ def test_session_page_passes_the_accessibility_scan(browser_page, live_server, p
     browser_page.goto(live_server.url + published_sessions[0].url)
     assert browser_page.get_by_role("heading", level=1).inner_text() == "Django for archivists"
     assert axe_scan(browser_page) == []
+
+
+def test_times_follow_the_browser_time_zone_from_the_second_page_on(new_browser_page, live_server, published_sessions):
+    page = new_browser_page(timezone_id="America/New_York")
+    page.goto(live_server.url + published_sessions[0].url)
+    assert "Central European" in page.locator(".wtp-facts time").inner_text()  # the site's zone, named
+    page.reload()
+    assert "Eastern" in page.locator(".wtp-facts time").inner_text()
+    assert page.locator(".wtp-facts time").get_attribute("datetime") == published_sessions[0].start_at.isoformat()

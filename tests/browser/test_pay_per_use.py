@@ -1,9 +1,10 @@
-"""The host's pay-per-use path in a real browser: editor, Estimated session cost, billing, dummy payment."""
+"""The host's pay-per-use path in a real browser: editor, Estimated session cost, change, billing, dummy payment,
+live (the Wagtail admin in Chromium; axe-core on each page)."""
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.pay_per_use_support import reload
+from tests.pay_per_use_support import BILLING, reload
+from wagtail_training_pay.models import TrainingSessionPage, UsageCharge, UsageChargeStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,38 +24,69 @@ def log_in(page, live_server):
     page.wait_for_url("**/admin/")
 
 
-def test_a_host_pays_the_estimate_and_the_session_goes_live(
-    browser_page, live_server, admin_user, draft_session, axe_scan, screenshot, monkeypatch
+def publish(page):
+    """The editor's main action: with pay-per-use on, Publish reads "Start session (estimated cost)"."""
+    page.get_by_role("button", name="Start session (estimated cost)").click()
+    page.wait_for_url("**/cost/**")
+
+
+def cost_line(page, key):
+    return page.locator(f'tr[data-line="{key}"] td').inner_text()
+
+
+def test_a_host_publishes_sees_the_cost_changes_the_duration_pays_and_the_page_is_live(
+    browser_page, live_server, admin_user, draft_session, axe_scan, screenshot
 ):
-    # django-payments reads PAYMENT_HOST at import time; the browser must come back to the live server.
-    monkeypatch.setattr("payments.core.PAYMENT_HOST", live_server.url.split("://", 1)[1])
     page = browser_page
     log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/pages/{draft_session.pk}/edit/")
-    page.locator('button[name="action-pay-per-use"]').click()
-    page.wait_for_url("**/cost/**")
-    assert page.locator('tr[data-line="total"] td').inner_text() == "€27.00"
-    screenshot(page, "pay-per-use-estimated-session-cost")
+    publish(page)
+
+    assert cost_line(page, "duration") == "90 minutes"
+    assert cost_line(page, "total") == "€27.00"
     assert axe_scan(page) == []
+    screenshot(page, "pay-per-use-estimated-session-cost")
+
+    page.locator('[data-action="change"]').click()
+    page.wait_for_url(f"**/admin/pages/{draft_session.pk}/edit/")
+    page.locator("#id_duration_minutes").fill("120")
+    page.locator("#id_teleconference_participants").fill("3")
+    publish(page)
+    assert cost_line(page, "duration") == "120 minutes"
+    assert cost_line(page, "total") == "€42.00"  # 10 x 120 x 0.02 + 3 x 120 x 0.05
 
     page.locator('[data-action="continue"]').click()
     page.wait_for_url("**/billing/**")
-    assert page.input_value("#id_name") == ""
-    page.fill("#id_name", "Grace Hopper")
-    page.fill("#id_email", "grace@example.com")
-    page.fill("#id_address", "1 Navy Yard")
-    page.fill("#id_postcode", "75001")
-    page.fill("#id_city", "Paris")
-    page.select_option("#id_country", "FR")
+    for name, value in BILLING.items():
+        field = page.locator(f"#id_{name}")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
     assert axe_scan(page) == []
+    screenshot(page, "pay-per-use-billing")
     page.get_by_role("button", name="Continue to payment").click()
-    page.wait_for_url("**/payment/**")
 
-    page.select_option("#id_status", "confirmed")
-    page.select_option("#id_fraud_status", "accept")
-    page.select_option("#id_gateway_response", "3ds-disabled")
-    page.get_by_role("button", name="Pay").click()
-    page.wait_for_url(f"**/admin/pages/{draft_session.pk}/edit/")
-    expect(page.get_by_text("Payment received: the session is live.")).to_be_visible()
+    page.locator("#id_status").select_option("confirmed")
+    page.locator("#id_fraud_status").select_option("accept")
+    page.locator("#id_gateway_response").select_option("3ds-disabled")
+    assert axe_scan(page) == []
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    # The host lands back in Wagtail's page editor, whose Draftail fields fail axe's aria-input-field-name
+    # rule in Wagtail 8.0.1 (Wagtail's markup, not ours): scan the plugin's message only.
+    assert "/edit/" in page.url
+    assert axe_scan(page, ".messages") == []
+    assert "Payment received: the session is live." in page.content()
     screenshot(page, "pay-per-use-paid")
-    assert reload(draft_session).live
+
+    session = TrainingSessionPage.objects.get(pk=draft_session.pk)
+    assert session.live
+    assert session.duration_minutes == 120
+    charge = UsageCharge.objects.get(page=session)
+    assert charge.status == UsageChargeStatus.PAID
+    assert str(charge.amount) == "42.00"
+
+    page.goto(live_server.url + session.url)
+    assert page.get_by_role("heading", level=1).inner_text() == "Search engine tuning"
+    assert "120 minutes" in page.locator(".wtp-facts").inner_text()

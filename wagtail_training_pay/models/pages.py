@@ -41,7 +41,9 @@ class TrainingIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["sessions"] = self.upcoming_sessions()
+        from ..services.session_listing import listed_sessions
+
+        context["sessions"] = listed_sessions(self, request)
         return context
 
 

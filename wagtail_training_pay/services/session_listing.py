@@ -1,0 +1,35 @@
+"""The upcoming sessions of an index page, as listed to learners and in the calendar feed."""
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ..models import RegistrationStatus, TrainingPaySettings
+from .registrations import registration_closed_reason
+
+
+def with_seats_left(sessions, now=None):
+    """The sessions of a queryset with ``seats_left`` set, counted in that one query (no query per session).
+
+    Counts what ``Registration.objects.holding_seats()`` counts: confirmed registrations and pending ones
+    whose hold has not expired.
+    """
+    now = now or timezone.now()
+    holding = Q(registrations__status=RegistrationStatus.CONFIRMED) | Q(
+        registrations__status=RegistrationStatus.PENDING, registrations__hold_expires_at__gt=now
+    )
+    sessions = list(sessions.annotate(seats_taken_count=Count("registrations", filter=holding)))
+    for session in sessions:
+        session.seats_left = None if session.capacity is None else max(0, session.capacity - session.seats_taken_count)
+    return sessions
+
+
+def listed_sessions(index_page, request, now=None):
+    """The index's upcoming sessions for its template: seats left, fee to show and whether registration is open."""
+    now = now or timezone.now()
+    sessions = with_seats_left(index_page.upcoming_sessions(), now)
+    site_settings = TrainingPaySettings.for_request(request)
+    for session in sessions:
+        session.display_currency = session.currency or site_settings.default_currency
+        session.display_fee = session.fee if session.fee and site_settings.fee_based_enabled else None
+        session.closed_reason = registration_closed_reason(session, now)
+    return sessions
