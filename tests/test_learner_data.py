@@ -6,30 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from tests.registration_helpers import commit_after_each_request, pay_with_dummy, register, registration_for
 from wagtail_training_pay.models import Payment, RegistrationStatus, TrainingSessionPage
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def learner_client(client, django_capture_on_commit_callbacks):
-    return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-@pytest.fixture
-def confirmed(learner_client, paid_session):
-    register(learner_client, paid_session)
-    registration = registration_for()
-    pay_with_dummy(learner_client, registration)
-    registration.refresh_from_db()
-    assert registration.status == RegistrationStatus.CONFIRMED
-    mail.outbox.clear()
-    return registration
 
 
 def manage(registration):

@@ -9,26 +9,10 @@ from django.core import mail
 from django.utils import timezone
 from payments import PaymentStatus
 
-from tests.registration_helpers import commit_after_each_request, pay_with_dummy, register, registration_for
+from tests.registration_helpers import register, registration_for
 from wagtail_training_pay.models import RegistrationStatus
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def learner_client(client, django_capture_on_commit_callbacks):
-    return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-@pytest.fixture
-def confirmed(learner_client, paid_session):
-    register(learner_client, paid_session)
-    registration = registration_for()
-    pay_with_dummy(learner_client, registration)
-    registration.refresh_from_db()
-    assert registration.status == RegistrationStatus.CONFIRMED
-    mail.outbox.clear()
-    return registration
 
 
 def manage_url(registration):

@@ -9,16 +9,11 @@ from django.core import mail
 from django.utils import timezone
 from payments import PaymentStatus
 
-from tests.registration_helpers import commit_after_each_request, register, registration_for
+from tests.registration_helpers import register, registration_for
 from wagtail_training_pay.models import Payment, Registration, RegistrationStatus
 from wagtail_training_pay.services import registrations as service
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def learner_client(client, django_capture_on_commit_callbacks):
-    return commit_after_each_request(client, django_capture_on_commit_callbacks)
 
 
 def provider_callback(client, payment, result=PaymentStatus.CONFIRMED):

@@ -1,0 +1,24 @@
+"""Fixtures of the learner-side tests: a client whose requests commit, and a paid, confirmed registration."""
+
+import pytest
+from django.core import mail
+
+from tests.registration_helpers import commit_after_each_request, pay_with_dummy, register, registration_for
+from wagtail_training_pay.models import RegistrationStatus
+
+
+@pytest.fixture
+def learner_client(client, django_capture_on_commit_callbacks):
+    return commit_after_each_request(client, django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def confirmed(learner_client, paid_session):
+    """Ada's registration, paid with the dummy provider and confirmed; the outbox emptied."""
+    register(learner_client, paid_session)
+    registration = registration_for()
+    pay_with_dummy(learner_client, registration)
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.CONFIRMED
+    mail.outbox.clear()
+    return registration
