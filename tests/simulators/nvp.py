@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlencode
 
-from .server import Faults, apply_fault, read_body
+from .server import Faults, SimulatedClock, apply_fault, read_body
 
 TOKEN_LIFETIME = timedelta(hours=3)
 ERRORS = {
@@ -49,7 +49,7 @@ NEGATIVE_TESTS = {Decimal("104.17"): 10417, Decimal("104.22"): 10422, Decimal("1
 ONCE_PER_TOKEN = {10422, 10486}
 
 
-class NvpSimulator:
+class NvpSimulator(SimulatedClock):
     """WSGI app: ``POST /nvp`` is the API, ``/webscr`` the approval page. Inspect ``ledger``."""
 
     def __init__(self, *, user="sim_api1.example.com", password="simpass", signature="simsignature", currencies=None):
@@ -66,12 +66,6 @@ class NvpSimulator:
         self._numbers = itertools.count(1)
 
     # -- helpers for tests ------------------------------------------------------------
-
-    def now(self):
-        return datetime.now() + self.clock_offset
-
-    def advance(self, **delta):
-        self.clock_offset += timedelta(**delta)
 
     def charges(self):
         return [e for e in self.ledger if e["kind"] in ("sale", "capture") and not e["duplicate"]]

@@ -16,11 +16,11 @@ import itertools
 import secrets
 import threading
 import urllib.request
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlencode
 
-from .server import apply_fault, read_body
+from .server import SimulatedClock, apply_fault, read_body
 
 TEST_CARDS = {
     "378282246310005": "amex",
@@ -101,7 +101,7 @@ def encode_reply(fields):
     return "&".join(parts).encode("utf-8")
 
 
-class PayflowSimulator:
+class PayflowSimulator(SimulatedClock):
     """WSGI app: ``POST /`` is the API, ``/hosted`` the hosted page. Inspect ``ledger``."""
 
     def __init__(self, *, vendor="simvendor", user=None, password="simpass", partner="PayPal", currencies=None):
@@ -123,12 +123,6 @@ class PayflowSimulator:
         self._numbers = itertools.count(1)
 
     # -- helpers for tests ------------------------------------------------------------
-
-    def now(self):
-        return datetime.now() + self.clock_offset
-
-    def advance(self, **delta):
-        self.clock_offset += timedelta(**delta)
 
     def settle(self):
         """Settle every transaction, as PayPal's nightly batch does."""

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import deque
+from datetime import datetime, timedelta
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
@@ -152,3 +153,15 @@ def read_body(environ):
     except ValueError:
         length = 0
     return environ["wsgi.input"].read(length) if length else b""
+
+
+class SimulatedClock:
+    """A gateway's clock that tests can move forward (token expiry, settlement batches)."""
+
+    clock_offset = timedelta(0)
+
+    def now(self):
+        return datetime.now() + self.clock_offset
+
+    def advance(self, **delta):
+        self.clock_offset += timedelta(**delta)
