@@ -2,13 +2,15 @@
 
 from django import forms
 from django.forms.utils import flatatt
-from django.utils.html import conditional_escape, escape
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 from wagtail.contrib.forms.forms import BaseForm
+
+from .form_rendering import WidgetRenderer
 
 
 class CountrySelect(forms.Select):
@@ -28,6 +30,11 @@ class CountrySelect(forms.Select):
             )
         return self._options_by_language[language]
 
+    def use_required_attribute(self, initial):
+        # Django's Select looks at the first choice, that is lists every country in the active language;
+        # ours is always the empty "---------", which allows ``required``.
+        return forms.Widget.use_required_attribute(self, initial)
+
     def render(self, name, value, attrs=None, renderer=None):
         context = forms.Widget.get_context(self, name, value, attrs)["widget"]  # no option dicts
         options = self.options_html()
@@ -36,43 +43,6 @@ class CountrySelect(forms.Select):
             options = options.replace(marker, f'<option value="{escape(selected)}" selected>', 1)
         # Every value and label is escaped above; flatatt escapes the attributes.
         return mark_safe(f'<select name="{escape(name)}"{flatatt(context["attrs"])}>{options}</select>')  # noqa: S308
-
-
-def attributes_html(attrs):
-    """Django's ``attrs.html`` in Python: in order, ``True`` as a bare name, ``False`` left out, escaped."""
-    return "".join(
-        f" {conditional_escape(name)}"
-        if value is True
-        else f' {conditional_escape(name)}="{conditional_escape(value)}"'
-        for name, value in attrs.items()
-        if value is not False
-    )
-
-
-class DirectInputMixin:
-    """Writes the ``<input>`` of Django's ``input.html`` directly, without the template engine.
-
-    The learner's own fields are on every session page; two templates per input (the input and its
-    attributes) were a good part of the page's time. The markup is the same.
-    """
-
-    def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        value_html = "" if widget["value"] is None else f' value="{conditional_escape(widget["value"])}"'
-        html = f'<input type="{conditional_escape(widget["type"])}" name="{conditional_escape(name)}"{value_html}'
-        return mark_safe(f"{html}{attributes_html(widget['attrs'])}>")  # noqa: S308 - every piece is escaped
-
-
-class DirectTextInput(DirectInputMixin, forms.TextInput):
-    pass
-
-
-class DirectEmailInput(DirectInputMixin, forms.EmailInput):
-    pass
-
-
-class DirectHiddenInput(DirectInputMixin, forms.HiddenInput):
-    pass
 
 
 ATTENDEE_FIELDS = ("first_name", "last_name", "email")
@@ -84,21 +54,23 @@ OWN_FIELDS = ATTENDEE_FIELDS + BILLING_FIELDS + PAYMENT_FIELDS
 class RegistrationForm(BaseForm):
     """Attendee and billing details; subclasses built per page add the editor's questions."""
 
+    default_renderer = WidgetRenderer  # Django's widget markup, written without the template engine
+
     first_name = forms.CharField(
-        label=_("First name"), max_length=100, widget=DirectTextInput(attrs={"autocomplete": "given-name"})
+        label=_("First name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
     )
     last_name = forms.CharField(
-        label=_("Last name"), max_length=100, widget=DirectTextInput(attrs={"autocomplete": "family-name"})
+        label=_("Last name"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
     )
-    email = forms.EmailField(label=_("Email"), max_length=254, widget=DirectEmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     billing_address = forms.CharField(
-        label=_("Address"), max_length=255, widget=DirectTextInput(attrs={"autocomplete": "street-address"})
+        label=_("Address"), max_length=255, widget=forms.TextInput(attrs={"autocomplete": "street-address"})
     )
     billing_postcode = forms.CharField(
-        label=_("Postcode"), max_length=20, widget=DirectTextInput(attrs={"autocomplete": "postal-code"})
+        label=_("Postcode"), max_length=20, widget=forms.TextInput(attrs={"autocomplete": "postal-code"})
     )
     billing_city = forms.CharField(
-        label=_("City"), max_length=100, widget=DirectTextInput(attrs={"autocomplete": "address-level2"})
+        label=_("City"), max_length=100, widget=forms.TextInput(attrs={"autocomplete": "address-level2"})
     )
     billing_country = LazyTypedChoiceField(
         label=_("Country"),
@@ -117,7 +89,7 @@ class RegistrationForm(BaseForm):
         field = self.fields["payment_method"]
         field.choices = list(payment_methods)
         if len(field.choices) == 1:
-            field.widget = DirectHiddenInput()
+            field.widget = forms.HiddenInput()
             field.initial = field.choices[0][0]
             field.required = False
 

@@ -74,7 +74,9 @@ def run(report, rounds):
     for export_format in ("csv", "xlsx"):
         # Each large export takes seconds: a few rounds give a stable median.
         few_rounds = min(rounds, 3)
-        base, plug = compare(export(small, export_format), export(large, export_format), rounds=few_rounds, warmup=1)
+        base, plug = compare(
+            export(small, export_format), export(large, export_format), rounds=few_rounds, warmup=1, counted=1
+        )
         peak = peak_memory_mib(export(large, export_format))
         report.add(
             f"registrations {export_format.upper()} export, 10 vs {rows:,} rows",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -81,8 +81,36 @@ class RegistrationResult:
 
 
 def seats_taken(page, now=None):
-    """Confirmed registrations plus pending ones whose hold has not expired."""
-    return Registration.objects.filter(page_id=page.pk).holding_seats(now).count()
+    """Confirmed registrations plus pending ones whose hold has not expired.
+
+    What ``Registration.objects.holding_seats()`` counts, in one statement of two counts that the index on
+    (page, status, hold_expires_at) answers alone. The session page asks on every view: through the ORM's
+    ``OR`` the database read every registration row of the session, and building the query cost more than
+    running it.
+    """
+    now = now or timezone.now()
+    connection = connections[router.db_for_read(Registration)]
+    quote = connection.ops.quote_name
+    meta = Registration._meta
+    table, page_column, status, hold = (
+        quote(meta.db_table),
+        quote(meta.get_field("page").column),
+        quote(meta.get_field("status").column),
+        quote(meta.get_field("hold_expires_at").column),
+    )
+    # Only quoted names of our own model go into the text; every value is a parameter.
+    count = f"SELECT COUNT(*) FROM {table} WHERE {page_column} = %s AND {status} = %s"  # noqa: S608
+    sql = f"SELECT ({count}) + ({count} AND {hold} > %s)"
+    params = [
+        page.pk,
+        RegistrationStatus.CONFIRMED.value,
+        page.pk,
+        RegistrationStatus.PENDING.value,
+        connection.ops.adapt_datetimefield_value(now),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
 def seats_left(page, now=None):
