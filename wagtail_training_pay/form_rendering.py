@@ -10,6 +10,7 @@ default ``DjangoTemplates``, and for any template (or template it includes) that
 other than Django's own ``django/forms/templates``. Tests compare the output with Django's, byte for byte.
 """
 
+import html
 from pathlib import Path
 
 import django.forms
@@ -71,11 +72,15 @@ def is_djangos_own(renderer, template_name):
 
 def text(value):
     """``{{ value }}``: in the current time zone, localized, then escaped unless already safe."""
+    if type(value) is str:  # most values: the standard library's escape is Django's, without its lazy checks
+        return html.escape(value)
     return conditional_escape(localize(template_localtime(value)))
 
 
 def string(value):
     """``{{ value|stringformat:'s' }}``: not localized, escaped unless already safe."""
+    if type(value) is str:
+        return html.escape(value)
     return conditional_escape(value)
 
 

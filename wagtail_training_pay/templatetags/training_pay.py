@@ -15,6 +15,8 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, to_locale
 
+from ..form_rendering import text
+
 register = template.Library()
 
 
@@ -111,14 +113,14 @@ def field_html(field):
     """The markup of ``includes/field.html`` written in Python: the same elements, attributes and escaping."""
     errors = field.errors
     help_text = field.help_text
-    auto_id = conditional_escape(field.auto_id)
+    auto_id = text(field.auto_id)
     required = field.field.required
     classes = "wtp-field"
     if errors:
         classes += " wtp-field--error"
     if required:
         classes += " wtp-field--required"
-    name = conditional_escape(field.label)
+    name = text(field.label)
     if required:
         name += ' <span class="wtp-required" aria-hidden="true">*</span>'
     parts = [f'<div class="{classes}">']
@@ -131,11 +133,11 @@ def field_html(field):
         describedby = f' aria-describedby="{" ".join(described)}"' if described else ""
         parts.append(f'<fieldset class="wtp-choices"{describedby}><legend>{name}</legend>')
     else:
-        parts.append(f'<label for="{conditional_escape(field.id_for_label)}">{name}</label>')
+        parts.append(f'<label for="{text(field.id_for_label)}">{name}</label>')
     if help_text:
-        parts.append(f'<p class="wtp-help" id="{auto_id}_helptext">{conditional_escape(help_text)}</p>')
+        parts.append(f'<p class="wtp-help" id="{auto_id}_helptext">{text(help_text)}</p>')
     if errors:
-        items = "".join(f"<li>{conditional_escape(error)}</li>" for error in errors)
+        items = "".join(f"<li>{text(error)}</li>" for error in errors)
         parts.append(f'<ul class="wtp-errors" id="{auto_id}_error">{items}</ul>')
     parts.append(conditional_escape(described_widget(field)))
     if field.use_fieldset:
