@@ -13,6 +13,7 @@ from payments import PaymentStatus
 
 from tests.registration_helpers import commit_after_each_request, offer_methods, register, registration_for
 from tests.simulators.payer import approve_at_paypal, pay_on_hosted_page, site_path
+from tests.simulators.payflow import parse_payflow
 from wagtail_training_pay.models import Payment, Registration, RegistrationStatus
 from wagtail_training_pay.services.stale_payments import check_stale_payments
 from wagtail_training_pay.tasks import check_stale_payments_task
@@ -133,6 +134,73 @@ def test_a_checkout_paypal_completed_after_the_site_timed_out_is_found_and_confi
     assert Payment.objects.get(registration=registration).status == PaymentStatus.CONFIRMED
     assert len(nvp_simulator.charges()) == 1
     assert len(mail.outbox) == 1
+
+
+def card_data():
+    return {
+        "name": "Ada Lovelace",
+        "number": "4111111111111111",
+        "expiration_0": "12",
+        "expiration_1": str(timezone.now().year + 2),
+        "cvv2": "123",
+    }
+
+
+@pytest.mark.parametrize(("fault", "charged"), [("drop", True), ("timeout", True), ("5xx", False)])
+def test_a_card_payment_whose_answer_never_came_is_found_by_its_reference(
+    client, paid_session, training_settings, payflow_simulator, commit_callbacks, sweep, fault, charged
+):
+    """A card typed on the site, the gateway's answer lost, the learner gone: no Secure Token to ask about."""
+    offer_methods(training_settings, **{"payflow-direct": "Card"})
+    assert register(client, paid_session, payment_method="payflow-direct").status_code == 302
+    registration = registration_for()
+    payflow_simulator.faults.inject(fault, fault, fault)  # every try of the one submission
+    response = client.post(f"/training/registration/{registration.token}/pay/", card_data())
+    assert response.status_code == 200  # "the payment service did not answer"; the learner leaves
+    assert len(payflow_simulator.charges()) == (1 if charged else 0)
+    make_stale(registration, hold_expired=True)
+
+    counts = sweep()
+
+    registration.refresh_from_db()
+    payment = Payment.objects.get(registration=registration)
+    if charged:
+        assert counts["checked"] == 1
+        assert (payment.status, payment.captured_amount) == (PaymentStatus.CONFIRMED, Decimal("45.00"))
+        assert registration.status == RegistrationStatus.CONFIRMED  # the seat was still free
+        assert len(mail.outbox) == 1
+    else:
+        assert counts["cancelled"] == 1
+        assert payment.status == PaymentStatus.CANCELLED
+        assert registration.status == RegistrationStatus.EXPIRED
+    requests = [parse_payflow(body) for body in payflow_simulator.raw_requests]
+    inquiries = [fields for fields in requests if fields.get("TRXTYPE") == "I"]
+    assert [fields.get("CUSTREF") for fields in inquiries] == [str(payment.token).replace("-", "")[:12]]
+    assert sweep() == {**dict.fromkeys(counts, 0)}  # nothing left to do, nothing charged or mailed again
+    assert len(payflow_simulator.charges()) == (1 if charged else 0)
+    assert len(mail.outbox) == (1 if charged else 0)
+
+
+def test_an_inquiry_by_reference_never_takes_another_sites_sale_for_this_payment(
+    client, make_session, training_settings, payflow_simulator, commit_callbacks, sweep
+):
+    """A staging copy of the site on the same PayPal account numbers its payments alike: ids are no reference."""
+    offer_methods(training_settings, **{"payflow-direct": "Card"})
+    assert register(client, make_session(), payment_method="payflow-direct").status_code == 302
+    unpaid = registration_for()
+    payment = Payment.objects.get(registration=unpaid)
+    foreign_sale = {"TRXTYPE": "S", "AMT": "45.00", "CURRENCY": "EUR", "ACCT": "4111111111111111"}
+    for custref in (str(payment.pk), str(unpaid.pk), str(payment.token)[:8]):
+        reply = payflow_simulator.card_transaction({**foreign_sale, "EXPDATE": "1299", "CUSTREF": custref})
+        assert reply["RESULT"] == 0
+    make_stale(unpaid, hold_expired=True)
+
+    counts = sweep()
+
+    unpaid.refresh_from_db()
+    assert counts["cancelled"] == 1
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.CANCELLED
+    assert unpaid.status == RegistrationStatus.EXPIRED
 
 
 def test_a_gateway_that_cannot_be_reached_leaves_the_payment_for_the_next_run_and_logs_an_error(

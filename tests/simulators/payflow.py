@@ -232,6 +232,8 @@ class PayflowSimulator(SimulatedClock):
         amount = self.amount(fields)
         if amount is None:
             return self.error(4)
+        if not self.custref_is_valid(fields):
+            return self.error(7, "Field format error: CUSTREF")
         if fields.get("CURRENCY", "USD") not in self.currencies:
             return self.error(6)
         account = fields.get("ACCT", "")
@@ -259,6 +261,8 @@ class PayflowSimulator(SimulatedClock):
             "voided": False,
             "settled": False,
             "secure_token": secure_token,
+            "custref": fields.get("CUSTREF", ""),
+            "created": self.now(),
             "respmsg": MESSAGES.get(result, "Declined"),
         }
         reply = {"RESULT": result, "PNREF": pnref, "RESPMSG": MESSAGES.get(result, "Declined"), "AMT": f"{amount:.2f}"}
@@ -276,6 +280,12 @@ class PayflowSimulator(SimulatedClock):
         if not 1 <= month <= 12:
             return False
         return (year, month) >= (date.today().year, date.today().month)
+
+    @staticmethod
+    def custref_is_valid(fields):
+        """The guide's limit: up to 12 alphanumeric characters."""
+        custref = fields.get("CUSTREF", "")
+        return len(custref) <= 12 and (custref == "" or custref.isalnum())
 
     def original(self, fields):
         return self.transactions.get(fields.get("ORIGID", ""))
@@ -303,6 +313,8 @@ class PayflowSimulator(SimulatedClock):
             "captured": amount,
             "credited": Decimal(0),
             "parent": authorization["pnref"],
+            "custref": fields.get("CUSTREF", ""),  # only what this request sent
+            "created": self.now(),
         }
         return {"RESULT": 0, "PNREF": pnref, "RESPMSG": "Approved", "AMT": f"{amount:.2f}"}
 
@@ -336,6 +348,13 @@ class PayflowSimulator(SimulatedClock):
         if fields.get("SECURETOKEN"):
             token = next((t for t in self.tokens.values() if t["token"] == fields["SECURETOKEN"]), None)
             transaction = self.transactions.get(token["last_pnref"]) if token and token.get("last_pnref") else None
+        elif fields.get("CUSTREF"):
+            # The last transaction sent with that CUSTREF (the guide's rule), within the last 30 days.
+            since = self.now() - timedelta(days=30)
+            matches = [
+                t for t in self.transactions.values() if t["custref"] == fields["CUSTREF"] and t["created"] >= since
+            ]
+            transaction = matches[-1] if matches else None
         else:
             transaction = self.original(fields)
         if transaction is None:

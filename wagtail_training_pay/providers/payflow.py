@@ -113,6 +113,15 @@ def decode_payflow(body):
     return fields
 
 
+def payment_reference(payment):
+    """The payment's ``CUSTREF``: 12 characters of its random token, unique across sites sharing an account.
+
+    An inquiry by ``CUSTREF`` answers the last transaction sent with it, so it must never be reused by
+    another payment (a database id would be, by a staging copy of the same site for one).
+    """
+    return str(payment.token).replace("-", "")[:12]
+
+
 def result_of(fields, key="RESULT"):
     try:
         return int(fields.get(key, ""))
@@ -256,7 +265,7 @@ class PayflowProProvider(PayPalClassicProvider):
     def order_params(self, payment):
         return {
             "INVNUM": str(payment.token).replace("-", "")[:32],
-            "CUSTREF": str(payment.pk),
+            "CUSTREF": payment_reference(payment),
             "COMMENT1": (payment.description or "")[:128],
             "BILLTOFIRSTNAME": payment.billing_first_name[:30],
             "BILLTOLASTNAME": payment.billing_last_name[:30],
@@ -387,6 +396,11 @@ class PayflowProProvider(PayPalClassicProvider):
         # Read-only: a fresh id each time, so the answer is never a stale replay.
         return self.call(params, uuid.uuid4().hex)
 
+    def inquire_by_reference(self, payment):
+        """What the gateway recorded last under the payment's ``CUSTREF`` (it searches the last 30 days)."""
+        params = {"TRXTYPE": "I", "TENDER": "C", "CUSTREF": payment_reference(payment)}
+        return self.call(params, uuid.uuid4().hex)
+
     def process_data(self, payment, request):
         """Return URL (the payer's browser) and silent post (PayPal's server), both idempotent."""
         silent = request.GET.get("silent") == "1"
@@ -399,16 +413,16 @@ class PayflowProProvider(PayPalClassicProvider):
             logger.warning("%s payment %s: notification for an unknown Secure Token.", self.label, payment.pk)
             return HttpResponseBadRequest("Unknown secure token")
         if payment.status not in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
-            self.apply_inquiry(payment, secure_token, self.inquire(payment, secure_token))
+            self.apply_inquiry(payment, self.inquire(payment, secure_token), secure_token)
         if silent:
             return HttpResponse("OK", content_type="text/plain")
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH):
             return HttpResponseRedirect(payment.get_success_url())
         return HttpResponseRedirect(payment.get_failure_url())
 
-    def apply_inquiry(self, payment, secure_token, fields):
+    def apply_inquiry(self, payment, fields, secure_token=None):
         if result_of(fields) != APPROVED or "ORIGRESULT" not in fields:
-            logger.info("%s payment %s: nothing recorded yet for the token.", self.label, payment.pk)
+            logger.info("%s payment %s: nothing recorded yet for the payment.", self.label, payment.pk)
             return
         if fields.get("AMT") and Decimal(fields["AMT"]) != payment.total:
             logger.error(
@@ -420,8 +434,9 @@ class PayflowProProvider(PayPalClassicProvider):
             )
             payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
             return
-        secure_token["spent"] = True
-        payment.attrs.payflow_secure_token = secure_token
+        if secure_token is not None:
+            secure_token["spent"] = True
+            payment.attrs.payflow_secure_token = secure_token
         fields = {**fields, "RESPMSG": fields.get("ORIGRESPMSG", fields.get("RESPMSG", ""))}
         self.apply_payment_result(
             payment, fields, self.payment_trxtype, result_of(fields, "ORIGRESULT"), fields.get("ORIGPNREF")
@@ -432,22 +447,25 @@ class PayflowProProvider(PayPalClassicProvider):
         return None
 
     def check_status(self, payment):
-        """Ask the gateway what became of an unfinished hosted payment (the stale-payment sweeper calls this).
+        """Ask the gateway what became of an unfinished payment (the stale-payment sweeper calls this).
 
-        Returns True when the gateway answered: the payment then carries what it recorded (paid,
-        declined, or still nothing, which means never paid). Returns False when the gateway cannot
-        tell (a card typed on the site whose answer never came: there is no token to ask about).
-        Raises ``GatewayError`` when the gateway could not be asked now; try again later.
+        A hosted payment is looked up by its Secure Token; a card typed on the site (``direct`` mode) by
+        its ``CUSTREF``, so that a sale whose answer never reached the site is still found. Returns True:
+        the payment then carries what the gateway recorded (paid, declined, or nothing, which means never
+        paid). Raises ``GatewayError`` when the gateway could not be asked now; try again later.
         """
         secure_token = getattr(payment.attrs, "payflow_secure_token", None) if payment.extra_data else None
-        if not secure_token:
-            return self.mode == "hosted"  # no token: the payer never reached the hosted page
-        fields = self.inquire(payment, secure_token)
+        if secure_token:
+            fields = self.inquire(payment, secure_token)
+        elif self.mode == "hosted":
+            return True  # no token: the payer never reached the hosted page
+        else:
+            fields = self.inquire_by_reference(payment)
         if result_of(fields) == APPROVED and "ORIGRESULT" in fields:
-            self.apply_inquiry(payment, secure_token, fields)
+            self.apply_inquiry(payment, fields, secure_token)
             return True
         if result_of(fields) == ORIGINAL_NOT_FOUND:
-            return True  # nothing was ever paid with this token
+            return True  # the gateway never recorded a transaction for this payment
         self.raise_for_result(fields, "inquiry")
 
     # -- after the payment ------------------------------------------------------------
