@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentStatus
@@ -429,9 +429,14 @@ def settle_usage_payment(payment):
 
 
 def _refund_surplus(page, charge, payment, status):
-    """Give back a payment the session does not need; a failed refund is logged for staff to finish by hand."""
+    """Give back a payment the session does not need; a refused refund is retried by ``check_stale_payments``."""
     charge.status = status
     charge.save(update_fields=["status"])
+    _give_back(page, charge, payment)
+
+
+def _give_back(page, charge, payment):
+    """Refund the whole of a locked, confirmed host payment and log it; returns whether the gateway took it."""
     refunded = False
     try:
         with transaction.atomic():
@@ -440,7 +445,7 @@ def _refund_surplus(page, charge, payment, status):
             payment.save(update_fields=["refunded_amount"])
         refunded = True
     except Exception:
-        logger.exception("Refund of surplus payment %s failed; refund it by hand.", payment.pk)
+        logger.exception("Refund of surplus payment %s failed; check_stale_payments will try again.", payment.pk)
     log(
         instance=page,
         action=REFUNDED_ACTION,
@@ -453,6 +458,46 @@ def _refund_surplus(page, charge, payment, status):
             "refunded": refunded,
         },
     )
+    return refunded
+
+
+def unrefunded_surplus_payments():
+    """Confirmed host payments of charges that were cancelled or failed, not refunded yet (for the sweeper)."""
+    from ..models import Payment, UsageChargeStatus
+
+    return Payment.objects.filter(
+        status=PaymentStatus.CONFIRMED,
+        usage_charge__status__in=[UsageChargeStatus.CANCELLED, UsageChargeStatus.FAILED],
+    ).exclude(refunded_amount__gte=F("total"))
+
+
+def retry_surplus_refunds():
+    """Refund what ``unrefunded_surplus_payments`` finds, each under its payment's lock; returns how many.
+
+    Safe to run twice at once: a payment another sweeper holds is skipped, and one already refunded no longer
+    matches once its lock is taken.
+    """
+    refunded = 0
+    for payment_id in unrefunded_surplus_payments().values_list("pk", flat=True):
+        refunded += _retry_surplus_refund(payment_id)
+    return refunded
+
+
+@transaction.atomic
+def _retry_surplus_refund(payment_id):
+    from ..models import TrainingSessionPage
+
+    payment = (
+        unrefunded_surplus_payments()
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("usage_charge__payer")
+        .filter(pk=payment_id)
+        .first()
+    )
+    if payment is None:
+        return False
+    page = TrainingSessionPage.objects.select_for_update().get(pk=payment.usage_charge.page_id)
+    return _give_back(page, payment.usage_charge, payment)
 
 
 def go_live(page, charge):

@@ -4,7 +4,8 @@ A payment still waiting after ``WAGTAIL_TRAINING_PAY_STALE_PAYMENT_MINUTES`` is 
 its provider when the provider can tell (``check_status``): what the gateway recorded is applied
 through the one settlement path (a late payment confirms if a seat is free, else it is refunded).
 One the gateway never saw, or whose provider cannot tell, is cancelled. When the gateway cannot be
-reached the payment is left for the next run: an unknown outcome is never taken for "unpaid".
+reached the payment is left for the next run: an unknown outcome is never taken for "unpaid". A host's
+payment that nobody needed and whose refund the gateway refused is refunded again.
 
 Safe to run twice at once: each payment is taken under its row lock with ``skip_locked``, so a
 second sweeper passes over what the first is checking, and the settlement path is idempotent.
@@ -21,6 +22,7 @@ from payments.core import provider_factory
 from ..conf import app_settings
 from ..models import Payment
 from ..payment_flow import settle_payment
+from .pay_per_use import retry_surplus_refunds
 from .registrations import PROVIDER_ERRORS, release_expired_holds
 
 logger = logging.getLogger(__name__)
@@ -43,12 +45,14 @@ def check_stale_payments(now=None):
 
     Returns the counts: ``checked`` (the provider answered), ``cancelled``, ``settled`` (an
     authorization captured or released again), ``unreachable`` (left for the next run),
-    ``skipped`` (another sweeper holds it), ``expired`` holds and ``refunded`` payments.
+    ``skipped`` (another sweeper holds it), ``expired`` holds, ``refunded`` payments of learners, and
+    ``host_refunded``: hosts' payments nobody needed whose refund the gateway had refused.
     """
     counts = dict.fromkeys(("checked", "cancelled", "settled", "unreachable", "skipped"), 0)
     for payment_id in stale_payment_ids(now):
         counts[check_stale_payment(payment_id)] += 1
     counts["expired"], counts["refunded"] = release_expired_holds()
+    counts["host_refunded"] = retry_surplus_refunds()
     return counts
 
 
