@@ -2,6 +2,7 @@
 
 import re
 
+from django.utils import timezone
 from payments import FraudStatus, PaymentStatus
 
 from wagtail_training_pay.models import Registration
@@ -70,3 +71,17 @@ def offer_methods(training_settings, **labels):
 
     for order, (variant, label) in enumerate(labels.items()):
         LearnerPaymentMethod.objects.create(settings=training_settings, variant=variant, label=label, sort_order=order)
+
+
+#: A test Visa the gateways accept, and a security code that appears nowhere else in a page or a log.
+CARD, CVV = "4111111111111111", "739"
+
+
+def pay_step(registration):
+    return f"/training/registration/{registration.token}/pay/"
+
+
+def card_data(number=CARD, cvv=CVV):
+    """What a learner types in the direct card form of the payment step."""
+    year = timezone.now().year + 2
+    return {"name": "Ada Lovelace", "number": number, "expiration_0": "12", "expiration_1": str(year), "cvv2": cvv}

@@ -6,10 +6,18 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.utils import timezone
 from payments import PaymentStatus
 
-from tests.registration_helpers import commit_after_each_request, offer_methods, register, registration_for
+from tests.registration_helpers import (
+    CARD,
+    CVV,
+    card_data,
+    commit_after_each_request,
+    offer_methods,
+    pay_step,
+    register,
+    registration_for,
+)
 from tests.simulators.payer import approve_at_paypal, cancel_at_paypal, pay_on_hosted_page, site_path
 from wagtail_training_pay.models import (
     HostPaymentMethod,
@@ -25,26 +33,10 @@ from .pay_per_use_support import BILLING, session_form_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
 
-CARD, CVV = "4111111111111111", "739"
-
 
 @pytest.fixture
 def commit_callbacks(client, django_capture_on_commit_callbacks):
     return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-def pay_step(registration):
-    return f"/training/registration/{registration.token}/pay/"
-
-
-def card_data():
-    return {
-        "name": "Ada Lovelace",
-        "number": CARD,
-        "expiration_0": "12",
-        "expiration_1": str(timezone.now().year + 2),
-        "cvv2": CVV,
-    }
 
 
 def register_with(client, page, training_settings, variant):

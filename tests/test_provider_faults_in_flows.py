@@ -13,11 +13,17 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.utils import timezone
 from payments import PaymentStatus
 from payments.core import PROVIDER_CACHE
 
-from tests.registration_helpers import commit_after_each_request, offer_methods, register, registration_for
+from tests.registration_helpers import (
+    card_data,
+    commit_after_each_request,
+    offer_methods,
+    pay_step,
+    register,
+    registration_for,
+)
 from tests.simulators.payer import approve_at_paypal, pay_on_hosted_page, site_path
 from wagtail_training_pay.models import (
     HostPaymentMethod,
@@ -47,25 +53,10 @@ def errors_logged(caplog):
     return lambda: [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
-def card_data():
-    year = str(timezone.now().year + 2)
-    return {
-        "name": "Ada Lovelace",
-        "number": "4111111111111111",
-        "expiration_0": "12",
-        "expiration_1": year,
-        "cvv2": "123",
-    }
-
-
 def registered(client, page, training_settings, variant):
     offer_methods(training_settings, **{variant: "Card"})
     assert register(client, page, payment_method=variant).status_code == 302
     return registration_for()
-
-
-def pay_step(registration):
-    return f"/training/registration/{registration.token}/pay/"
 
 
 def closed_port():

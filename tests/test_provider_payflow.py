@@ -10,15 +10,13 @@ from django.utils import timezone
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
 from payments.core import provider_factory
 
+from tests.registration_helpers import CARD, CVV, card_data
 from tests.simulators.payer import cancel_on_hosted_page, open_page, pay_on_hosted_page, site_path
 from wagtail_training_pay.models import Payment
 from wagtail_training_pay.providers.base import GatewayConfigurationError, GatewayRefused
 from wagtail_training_pay.providers.payflow import MalformedResponse, decode_payflow, encode_payflow
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
-
-CARD = "4111111111111111"
-CVV = "739"
 
 
 def make_payment(variant="payflow", total="45.00", currency="USD", **kwargs):
@@ -39,11 +37,6 @@ def redirect_of(payment, data=None):
     with pytest.raises(RedirectNeeded) as redirect:
         payment.get_form(data)
     return str(redirect.value)
-
-
-def card_data(number=CARD, cvv=CVV):
-    year = timezone.now().year + 2
-    return {"name": "Ada Lovelace", "number": number, "expiration_0": "12", "expiration_1": str(year), "cvv2": cvv}
 
 
 def pay_by_card(payment, **card):

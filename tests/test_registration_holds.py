@@ -83,3 +83,30 @@ def test_a_waiting_learner_is_offered_a_seat_with_a_hold(client, make_session, t
     assert waiting.status == RegistrationStatus.PENDING
     assert waiting.hold_expires_at > timezone.now()
     assert waiting.payments.get().total == Decimal("45.00")
+
+
+def test_the_seat_count_statement_counts_what_the_orm_definition_counts(make_session):
+    """``seats_taken`` is written in SQL for speed; ``holding_seats()`` is the definition. They must agree."""
+    page, other = make_session(capacity=50), make_session(capacity=50)
+    now = timezone.now()
+    holds = {"live": now + timedelta(minutes=5), "expired": now - timedelta(minutes=5), "none": None}
+    number = 0
+    for session in (page, other):
+        for status in RegistrationStatus.values:
+            for hold in holds.values():
+                number += 1
+                Registration.objects.create(
+                    page=session,
+                    status=status,
+                    hold_expires_at=hold,
+                    first_name="A",
+                    last_name=str(number),
+                    email=f"learner{number}@example.com",
+                    currency="EUR",
+                )
+
+    for moment in (now, now - timedelta(minutes=10), now + timedelta(minutes=10)):
+        expected = Registration.objects.filter(page=page).holding_seats(moment).count()
+        assert service.seats_taken(page, moment) == expected
+    assert service.seats_taken(page, now) == 4  # 3 confirmed + 1 pending with a live hold
+    assert service.seats_left(page, now) == 46

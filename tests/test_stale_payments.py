@@ -11,7 +11,14 @@ from django.core.management import call_command
 from django.utils import timezone
 from payments import PaymentStatus
 
-from tests.registration_helpers import commit_after_each_request, offer_methods, register, registration_for
+from tests.registration_helpers import (
+    card_data,
+    commit_after_each_request,
+    offer_methods,
+    pay_step,
+    register,
+    registration_for,
+)
 from tests.simulators.payer import approve_at_paypal, pay_on_hosted_page, site_path
 from tests.simulators.payflow import parse_payflow
 from wagtail_training_pay.models import Payment, Registration, RegistrationStatus
@@ -42,7 +49,7 @@ def start_paying(client, page, training_settings, variant):
     offer_methods(training_settings, **{variant: "Pay"})
     assert register(client, page, payment_method=variant).status_code == 302
     registration = registration_for()
-    step = client.get(f"/training/registration/{registration.token}/pay/")
+    step = client.get(pay_step(registration))
     assert step.status_code == 302
     return registration, step["Location"]
 
@@ -136,16 +143,6 @@ def test_a_checkout_paypal_completed_after_the_site_timed_out_is_found_and_confi
     assert len(mail.outbox) == 1
 
 
-def card_data():
-    return {
-        "name": "Ada Lovelace",
-        "number": "4111111111111111",
-        "expiration_0": "12",
-        "expiration_1": str(timezone.now().year + 2),
-        "cvv2": "123",
-    }
-
-
 @pytest.mark.parametrize(("fault", "charged"), [("drop", True), ("timeout", True), ("5xx", False)])
 def test_a_card_payment_whose_answer_never_came_is_found_by_its_reference(
     client, paid_session, training_settings, payflow_simulator, commit_callbacks, sweep, fault, charged
@@ -155,7 +152,7 @@ def test_a_card_payment_whose_answer_never_came_is_found_by_its_reference(
     assert register(client, paid_session, payment_method="payflow-direct").status_code == 302
     registration = registration_for()
     payflow_simulator.faults.inject(fault, fault, fault)  # every try of the one submission
-    response = client.post(f"/training/registration/{registration.token}/pay/", card_data())
+    response = client.post(pay_step(registration), card_data())
     assert response.status_code == 200  # "the payment service did not answer"; the learner leaves
     assert len(payflow_simulator.charges()) == (1 if charged else 0)
     make_stale(registration, hold_expired=True)
