@@ -64,7 +64,7 @@ def settle_payment(payment):
     """Apply the payment's current status to what it pays for, exactly once."""
     settled = payment
     payment = lock_payment(pk=payment.pk)
-    record_captured_amount(payment)
+    record_sale(payment)
     relation = _relation_of(payment)
     if relation is None:
         logger.debug("Payment %s pays for nothing this app knows; left alone.", payment.pk)
@@ -74,14 +74,12 @@ def settle_payment(payment):
     return payment
 
 
-def record_captured_amount(payment):
-    """A confirmed payment whose provider did not record what it captured (django-payments' dummy and
-    others set the status only) captured its total: without it no refund of it could go through."""
-    from payments import PaymentStatus
+def record_sale(payment):
+    """A confirmed payment the gateway reports (a sale on its pages, not a capture of ours) gets its ``sale``
+    movement, once: ``captured_amount`` and every report come from the movements (services/money.py)."""
+    from .services.money import record_sale_if_new
 
-    if payment.status == PaymentStatus.CONFIRMED and not payment.captured_amount and not payment.refunded_amount:
-        payment.captured_amount = payment.total
-        type(payment).objects.filter(pk=payment.pk, captured_amount=0).update(captured_amount=payment.total)
+    record_sale_if_new(payment)
 
 
 def return_url_for(payment):

@@ -49,3 +49,7 @@ def connect():
     from .services.pay_per_use import payment_return_url, settle_usage_payment
 
     register_settler("usage_charge", settle_usage_payment, payment_return_url)
+
+    from .services.emails import register_email_kinds
+
+    register_email_kinds()

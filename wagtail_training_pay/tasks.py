@@ -22,17 +22,17 @@ def anonymize_due_registrations_task():
 
 
 @task()
-def send_confirmation_task(registration_id):
-    from .services.emails import deliver_confirmation
+def send_owed_email_task(email_id):
+    from .services.outbox import send_owed_email
 
-    return deliver_confirmation(registration_id)
+    return send_owed_email(email_id)
 
 
 @task()
-def send_registration_email_task(registration_id, kind):
-    from .services.emails import deliver_registration_email
+def send_money_movement_task(movement_id):
+    from .services.money import send_movement
 
-    return deliver_registration_email(registration_id, kind)
+    return send_movement(movement_id).state
 
 
 @task()

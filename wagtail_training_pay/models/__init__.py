@@ -1,5 +1,6 @@
 """The app's models, re-exported from their modules."""
 
+from .money import MoneyMovement, MovementKind, MovementState, OwedEmail, OwedEmailState
 from .pages import SessionFormField, TrainingIndexPage, TrainingSessionPage
 from .payments import Payment
 from .registrations import ACTIVE_STATUSES, Registration, RegistrationStatus
@@ -10,6 +11,11 @@ __all__ = [
     "ACTIVE_STATUSES",
     "HostPaymentMethod",
     "LearnerPaymentMethod",
+    "MoneyMovement",
+    "MovementKind",
+    "MovementState",
+    "OwedEmail",
+    "OwedEmailState",
     "Payment",
     "Registration",
     "RegistrationStatus",

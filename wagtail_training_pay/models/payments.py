@@ -30,7 +30,23 @@ class Payment(BasePayment):
         related_name="payments",
         verbose_name=_("usage charge"),
     )
+    # ``captured_amount`` (django-payments': what the payer still has paid) and ``refunded_amount`` are the
+    # aggregates of the payment's done money movements (``services/money.py`` keeps them), never set by hand.
     refunded_amount = models.DecimalField(_("refunded amount"), max_digits=9, decimal_places=2, default=0)
+    needs_attention = models.CharField(
+        _("needs attention"),
+        max_length=200,
+        blank=True,
+        help_text=_("Why the site and the gateway disagree in a way the sweeper could not settle."),
+    )
+    gateway_answer = models.TextField(_("gateway's answer"), blank=True)
+    attention_since = models.DateTimeField(_("needs attention since"), null=True, blank=True)
+    reconciled_at = models.DateTimeField(
+        _("reconciled at"),
+        null=True,
+        blank=True,
+        help_text=_("When the sweeper last found this given-up payment final at the gateway."),
+    )
 
     class Meta:
         verbose_name = _("payment")
@@ -58,24 +74,25 @@ class Payment(BasePayment):
                 currency=self.currency,
             )
 
+    # Money moves through records (services/money.py): these django-payments methods write the movement
+    # first and send it once the caller's transaction commits, so no code path moves money unrecorded.
+
     def capture(self, amount=None):
-        """django-payments sets ``captured_amount`` but saves only the status: save it, for every provider."""
-        super().capture(amount)
-        if self.pk:
-            type(self).objects.filter(pk=self.pk).update(captured_amount=self.captured_amount)
+        from ..models import MovementKind
+        from ..services.money import request_capture_or_void
+
+        request_capture_or_void(self, MovementKind.CAPTURE, reason="Payment.capture()")
+
+    def release(self):
+        from ..models import MovementKind
+        from ..services.money import request_capture_or_void
+
+        request_capture_or_void(self, MovementKind.VOID, reason="Payment.release()")
 
     def refund(self, amount=None):
-        """Refund through the provider and count it in ``refunded_amount``, for every provider.
+        from ..services.money import request_refund, still_held
 
-        django-payments lowers ``captured_amount`` by what was refunded, so ``captured_amount``
-        is what the payer still has paid and ``refunded_amount`` what went back.
-        """
-        captured_before = self.captured_amount
-        super().refund(amount)
-        refunded = captured_before - self.captured_amount
-        if refunded > 0:
-            self.refunded_amount += refunded
-            self.save(update_fields=["refunded_amount"])
+        request_refund(self, still_held(self) if amount is None else amount, reason="Payment.refund()")
 
     def get_process_url(self):
         """Callbacks go through the app's locked view, not django-payments' unlocked one."""

@@ -87,6 +87,12 @@ def operation_key(payment, operation, *parts, length=32):
     return hashlib.sha256(raw.encode()).hexdigest()[:length]
 
 
+def movement_key(payment, fallback):
+    """The idempotency key of the money movement being sent (issue 14 sets ``payment.movement_key``), else
+    ``fallback``: a retry of a movement whose answer was lost sends the same key, so PayPal replays it."""
+    return getattr(payment, "movement_key", None) or fallback
+
+
 def card_form_allowed():
     """Card fields on the site only over HTTPS, except while developing (``DEBUG``)."""
     return settings.DEBUG or getattr(settings, "PAYMENT_USES_SSL", not settings.DEBUG)

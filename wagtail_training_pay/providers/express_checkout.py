@@ -34,6 +34,7 @@ from .base import (
     MalformedResponse,
     PayPalClassicProvider,
     format_amount,
+    movement_key,
     operation_key,
     redact,
 )
@@ -376,7 +377,9 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             "COMPLETETYPE": "Complete",
         }
         fields = self.call(
-            "DoCapture", params, msgsubid=operation_key(payment, "capture", payment.transaction_id, amount)
+            "DoCapture",
+            params,
+            msgsubid=movement_key(payment, operation_key(payment, "capture", payment.transaction_id, amount)),
         )
         if not succeeded(fields):
             self.raise_for_errors(fields, "DoCapture")
@@ -389,7 +392,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         fields = self.call(
             "DoVoid",
             {"AUTHORIZATIONID": payment.transaction_id},
-            msgsubid=operation_key(payment, "void", payment.transaction_id),
+            msgsubid=movement_key(payment, operation_key(payment, "void", payment.transaction_id)),
         )
         if not succeeded(fields):
             self.raise_for_errors(fields, "DoVoid")
@@ -406,7 +409,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             "AMT": None if full else format_amount(amount),
             "CURRENCYCODE": payment.currency,
         }
-        key = operation_key(payment, "refund", len(earlier) + 1, amount)
+        key = movement_key(payment, operation_key(payment, "refund", len(earlier) + 1, amount))
         fields = self.call("RefundTransaction", params, msgsubid=key)
         if not succeeded(fields):
             self.raise_for_errors(fields, "RefundTransaction")

@@ -47,6 +47,7 @@ from .base import (
     PayPalClassicProvider,
     card_form_allowed,
     format_amount,
+    movement_key,
     operation_key,
     redact,
 )
@@ -477,7 +478,9 @@ class PayflowProProvider(PayPalClassicProvider):
             self.record_capture(payment, payment.total)
             return payment.total
         params = {"TRXTYPE": "D", "TENDER": "C", "ORIGID": payment.transaction_id, "AMT": format_amount(amount)}
-        fields = self.call(params, operation_key(payment, "capture", payment.transaction_id, amount))
+        fields = self.call(
+            params, movement_key(payment, operation_key(payment, "capture", payment.transaction_id, amount))
+        )
         if result_of(fields) != APPROVED:
             self.raise_for_result(fields, "delayed capture")
         payment.attrs.payflow_capture_pnref = fields.get("PNREF", "")
@@ -487,7 +490,7 @@ class PayflowProProvider(PayPalClassicProvider):
 
     def release(self, payment):
         params = {"TRXTYPE": "V", "TENDER": "C", "ORIGID": payment.transaction_id}
-        fields = self.call(params, operation_key(payment, "void", payment.transaction_id))
+        fields = self.call(params, movement_key(payment, operation_key(payment, "void", payment.transaction_id)))
         if result_of(fields) != APPROVED:
             self.raise_for_result(fields, "void")
         self.add_history(payment, "void", pnref=fields.get("PNREF", ""))
@@ -498,7 +501,7 @@ class PayflowProProvider(PayPalClassicProvider):
         original = getattr(payment.attrs, "payflow_capture_pnref", None) or payment.transaction_id
         number = len(self.history(payment, "refund")) + 1
         params = {"TRXTYPE": "C", "TENDER": "C", "ORIGID": original, "AMT": format_amount(amount)}
-        fields = self.call(params, operation_key(payment, "refund", number, amount))
+        fields = self.call(params, movement_key(payment, operation_key(payment, "refund", number, amount)))
         if result_of(fields) != APPROVED:
             self.raise_for_result(fields, "credit")
         self.add_history(payment, "refund", pnref=fields.get("PNREF", ""), amount=amount)

@@ -4,7 +4,6 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -54,25 +53,26 @@ def build_email(registration, kind, *, with_calendar=False):
     return message
 
 
-@transaction.atomic
-def deliver_confirmation(registration_id):
-    """Send the confirmation once: ``confirmation_sent_at`` is checked and set under the row lock."""
-    registration = (
-        Registration.objects.select_for_update(of=("self",)).select_related("page").filter(pk=registration_id).first()
-    )
-    if registration is None or registration.confirmation_sent_at or registration.status != RegistrationStatus.CONFIRMED:
-        return False
-    build_email(registration, "confirmation", with_calendar=True).send()
-    registration.confirmation_sent_at = timezone.now()
-    registration.save(update_fields=["confirmation_sent_at"])
-    return True
+def build_confirmation(owed):
+    """The confirmation, while the registration is confirmed; marks ``confirmation_sent_at``."""
+    registration = Registration.objects.select_related("page").filter(pk=owed.object_id).first()
+    if registration is None or registration.status != RegistrationStatus.CONFIRMED:
+        return None
+    Registration.objects.filter(pk=registration.pk).update(confirmation_sent_at=timezone.now())
+    return build_email(registration, "confirmation", with_calendar=True)
 
 
-def deliver_registration_email(registration_id, kind):
-    if kind not in EMAIL_KINDS:
-        raise ValueError(f"Unknown registration email: {kind}")
-    registration = Registration.objects.select_related("page").filter(pk=registration_id).first()
-    if registration is None:
-        return False
-    build_email(registration, kind).send()
-    return True
+def build_registration_email(owed):
+    registration = Registration.objects.select_related("page").filter(pk=owed.object_id).first()
+    if registration is None or registration.anonymized_at:
+        return None
+    return build_email(registration, owed.kind)
+
+
+def register_email_kinds():
+    """The learner's emails in the outbox (services/outbox.py); called from ``signal_handlers.connect()``."""
+    from .outbox import register_email_kind
+
+    register_email_kind("confirmation", build_confirmation)
+    for kind in EMAIL_KINDS:
+        register_email_kind(kind, build_registration_email)

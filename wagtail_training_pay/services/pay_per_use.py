@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentStatus
@@ -436,16 +436,15 @@ def _refund_surplus(page, charge, payment, status):
 
 
 def _give_back(page, charge, payment):
-    """Refund the whole of a locked, confirmed host payment and log it; returns whether the gateway took it."""
+    """Record the refund of all a locked, confirmed host payment still holds and log it; it is sent after the
+    commit (services/money.py). Returns whether a refund was recorded."""
+    from .money import request_refund, still_held
+
+    amount = still_held(payment)
     refunded = False
-    try:
-        with transaction.atomic():
-            payment.refund(payment.captured_amount or payment.total)  # some providers refund 0 when not told
-            payment.refunded_amount = payment.total
-            payment.save(update_fields=["refunded_amount"])
+    if amount > 0:
+        request_refund(payment, amount, reason="Host payment not needed")
         refunded = True
-    except Exception:
-        logger.exception("Refund of surplus payment %s failed; check_stale_payments will try again.", payment.pk)
     log(
         instance=page,
         action=REFUNDED_ACTION,
@@ -453,7 +452,7 @@ def _give_back(page, charge, payment):
         data={
             "charge": charge.pk,
             "payment": payment.pk,
-            "amount": str(payment.total),
+            "amount": str(amount),
             "currency": payment.currency,
             "refunded": refunded,
         },
@@ -463,12 +462,19 @@ def _give_back(page, charge, payment):
 
 def unrefunded_surplus_payments():
     """Confirmed host payments of charges that were cancelled or failed, not refunded yet (for the sweeper)."""
-    from ..models import Payment, UsageChargeStatus
+    from django.db.models import Exists, OuterRef
 
+    from ..models import MoneyMovement, MovementKind, Payment, UsageChargeStatus
+    from ..models.money import OPEN_MOVEMENT_STATES
+
+    open_refund = MoneyMovement.objects.filter(
+        payment=OuterRef("pk"), kind=MovementKind.REFUND, state__in=OPEN_MOVEMENT_STATES
+    )
     return Payment.objects.filter(
         status=PaymentStatus.CONFIRMED,
+        captured_amount__gt=0,
         usage_charge__status__in=[UsageChargeStatus.CANCELLED, UsageChargeStatus.FAILED],
-    ).exclude(refunded_amount__gte=F("total"))
+    ).exclude(Exists(open_refund))
 
 
 def retry_surplus_refunds():

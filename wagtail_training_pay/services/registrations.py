@@ -15,14 +15,25 @@ from functools import partial
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentError, PaymentStatus
 
 from ..currencies import quantize_money
-from ..models import ACTIVE_STATUSES, Payment, Registration, RegistrationStatus, TrainingSessionPage
+from ..models import (
+    ACTIVE_STATUSES,
+    MoneyMovement,
+    MovementKind,
+    MovementState,
+    Payment,
+    Registration,
+    RegistrationStatus,
+    TrainingSessionPage,
+)
+from ..models.money import OPEN_MOVEMENT_STATES
 from ..models.registrations import holding_seat
+from . import money
 from .audit import log_action
 
 logger = logging.getLogger(__name__)
@@ -64,7 +75,11 @@ class PaymentMethodNotOffered(RegistrationRefused):
 
 
 class RefundFailed(Exception):
-    """The provider did not refund; nothing was changed."""
+    """The refund cannot be made, or the gateway refused it; no money moved."""
+
+
+class RefundPending(RefundFailed):
+    """The gateway did not answer: the refund is recorded and the sweeper learns its outcome (same key)."""
 
 
 class CancellationRefused(Exception):
@@ -360,7 +375,14 @@ def lock_payments_of(registration):
 
 
 def _abandon(payment):
-    """Cancel an unfinished attempt (its row already locked) before the learner tries another method."""
+    """Cancel an unfinished attempt (its row already locked) before the learner tries another method.
+
+    Its hosted page or checkout token may still be paid on: the sweeper keeps asking the gateway about it
+    while the token lives (services/stale_payments.py), and money found then is refunded.
+    """
+    if payment.status == PaymentStatus.PREAUTH:
+        money.request_capture_or_void(payment, MovementKind.VOID, reason="Registration no longer needs it")
+        return
     if payment.status not in (PaymentStatus.WAITING, PaymentStatus.INPUT):
         return
     try:
@@ -393,13 +415,6 @@ def settle_registration_payment(payment):
         logger.info("Payment %s for registration %s ended %s.", payment.pk, payment.registration_id, status)
 
 
-def _record_captured_amount(payment):
-    # django-payments does not save captured_amount when a payment is captured.
-    if not payment.captured_amount and not payment.refunded_amount:
-        payment.captured_amount = payment.total
-        Payment.objects.filter(pk=payment.pk, captured_amount=0).update(captured_amount=payment.total)
-
-
 def _payment_matches(payment, registration):
     return payment.currency == registration.currency and quantize_money(
         payment.total, payment.currency
@@ -407,7 +422,6 @@ def _payment_matches(payment, registration):
 
 
 def _apply_confirmed_payment(payment):
-    _record_captured_amount(payment)
     lock_session_of(payment.registration_id)
     registration = lock_registration(payment.registration_id)
     if registration.paid_by_id == payment.pk:
@@ -479,13 +493,12 @@ def _capture_or_release(payment):
             )
         )
     )
-    try:
-        if wanted:
-            payment.capture()  # confirms, which settles again through status_changed
-        else:
-            payment.release()
-    except (*PROVIDER_ERRORS, NotImplementedError) as exc:
-        logger.error("Could not capture or release payment %s: %s", payment.pk, exc)
+    # Recorded now, sent once this transaction commits; a done capture confirms the payment, which settles
+    # it again through status_changed.
+    if wanted:
+        money.request_capture_or_void(payment, MovementKind.CAPTURE, reason="Registration confirmed")
+    else:
+        money.request_capture_or_void(payment, MovementKind.VOID, reason="Registration no longer needs it")
 
 
 def _expire(registration):
@@ -505,7 +518,8 @@ def schedule_refund_of_unapplied_payment(payment):
 
 
 def is_unapplied(payment, registration):
-    """A confirmed payment that paid for nothing: late after the session filled up, or a duplicate."""
+    """A confirmed payment that paid for nothing: late after the session filled up, a duplicate, or one made
+    for a registration that was cancelled or expired meanwhile."""
     if payment.status != PaymentStatus.CONFIRMED or registration is None:
         return False
     if not _payment_matches(payment, registration):
@@ -520,7 +534,11 @@ def is_unapplied(payment, registration):
 
 @transaction.atomic
 def refund_unapplied_payment(payment_id):
-    """Refund, in full and once, a payment that :func:`is_unapplied`; tell the learner when it came too late."""
+    """Refund, in full and once, a payment that :func:`is_unapplied`; tell the learner when it came too late.
+
+    Once: the refund is a record written under the payment's lock, and a payment whose held money is all
+    asked back already is left alone.
+    """
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     if payment.registration_id is None:
         return False
@@ -528,84 +546,102 @@ def refund_unapplied_payment(payment_id):
     registration = lock_registration(payment.registration_id)
     if not is_unapplied(payment, registration):
         return False
-    _record_captured_amount(payment)
-    amount = payment.captured_amount
+    amount = money.still_held(payment)
     if amount <= 0:
         return False
-    _refund_payment(payment, amount)
-    registration.refunded_amount = F("refunded_amount") + amount
-    update_fields = ["refunded_amount"]
+    money.request_refund(payment, amount, reason="Not needed by the registration (duplicate or late)")
     if registration.paid_by_id is None and registration.status == RegistrationStatus.EXPIRED:
         registration.status = RegistrationStatus.REFUNDED
         registration.late_payment_refunded = True
-        update_fields += ["status", "late_payment_refunded"]
-    registration.save(update_fields=update_fields)
-    registration.refresh_from_db()
-    log_action(registration, "refund", data={"payment": payment.pk, "amount": str(amount), "automatic": True})
-    if registration.late_payment_refunded:
+        registration.save(update_fields=["status", "late_payment_refunded"])
         send_registration_email(registration, "late_refund")
+    log_action(registration, "refund", data={"payment": payment.pk, "amount": str(amount), "automatic": True})
     return True
 
 
 def unapplied_payments():
-    """Confirmed payments of registrations that did not keep them (for the sweeper)."""
+    """Confirmed payments of registrations that did not keep them, still holding money nobody asked back."""
+    # A refund the gateway refused is asked again (a new movement, a new key) on the next sweep.
+    open_refund = MoneyMovement.objects.filter(
+        payment=OuterRef("pk"), kind=MovementKind.REFUND, state__in=OPEN_MOVEMENT_STATES
+    )
     return (
-        Payment.objects.filter(status=PaymentStatus.CONFIRMED, registration__isnull=False)
-        .exclude(refunded_amount__gte=F("total"))
+        Payment.objects.filter(status=PaymentStatus.CONFIRMED, registration__isnull=False, captured_amount__gt=0)
         .exclude(registration__paid_by=F("pk"))
         .exclude(
             registration__status__in=[RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED],
             registration__paid_by__isnull=True,
         )
+        .exclude(Exists(open_refund))
     )
 
 
-def _refund_payment(payment, amount):
-    """Refund ``amount`` of a locked, confirmed payment through its provider; raises ``RefundFailed``."""
-    _record_captured_amount(payment)
-    if amount <= 0 or amount > payment.captured_amount:
-        raise RefundFailed(_("The refund must be more than zero and at most what was paid."))
-    try:
-        # Payment.refund() counts the amount in refunded_amount (and fires status_changed when
-        # fully refunded; settling ignores refunds).
-        payment.refund(amount)
-    except (*PROVIDER_ERRORS, ValueError, NotImplementedError) as exc:
-        logger.error("Refund of %s on payment %s failed: %s", amount, payment.pk, exc)
-        raise RefundFailed(_("The payment provider did not accept the refund. Please try again later.")) from exc
-
-
 def refundable_amount(registration):
-    """What is left to refund of what the registration paid."""
+    """What is left to refund of what the registration paid: what its own paying payment still holds.
+
+    Refunds of its other payments (a duplicate, a second tab) never reduce it.
+    """
     if registration.paid_by_id is None:
         return Decimal("0")
-    return max(Decimal("0"), registration.amount - registration.refunded_amount)
+    paying = Payment.objects.filter(pk=registration.paid_by_id).first()
+    return money.still_held(paying) if paying is not None else Decimal("0")
+
+
+def _send_now(movement):
+    """Send a movement the caller's transaction has just committed, and return it with its answer."""
+    if money.in_caller_transaction():
+        return movement  # sent by the on_commit callback of that transaction
+    return money.send_movement(movement.pk)
+
+
+def _raise_unless_done(movement):
+    if movement.state == MovementState.FAILED:
+        raise RefundFailed(_("The payment provider did not accept the refund. Please try again later."))
+    if movement.state != MovementState.DONE:
+        raise RefundPending(
+            _("The payment provider did not answer. The refund is recorded and will be checked automatically.")
+        )
+
+
+def refund_registration(registration, amount=None, *, user=None):
+    """Refund all or part of what a registration's paying payment holds, through the provider.
+
+    The refund is recorded first, then sent; a full refund of a confirmed registration frees its seat
+    (status ``refunded``) once the gateway has done it. Raises ``RefundFailed`` (``RefundPending`` when the
+    gateway did not answer: the sweeper finishes it).
+    """
+    movement = _record_registration_refund(registration, amount, user=user)
+    movement = _send_now(movement)
+    _raise_unless_done(movement)
+    registration.refresh_from_db()
+    return registration
 
 
 @transaction.atomic
-def refund_registration(registration, amount=None, *, user=None):
-    """Refund all or part of what a registration paid, through the provider.
-
-    A full refund of a confirmed registration frees its seat (status ``refunded``).
-    """
+def _record_registration_refund(registration, amount, *, user):
     payments = {payment.pk: payment for payment in lock_payments_of(registration)}
     lock_session(registration.page_id)
     registration = lock_registration(registration.pk)
     if registration.paid_by_id not in payments:
         raise RefundFailed(_("This registration has no payment to refund."))
     payment = payments[registration.paid_by_id]
-    remaining = refundable_amount(registration)
+    remaining = money.still_held(payment)
     amount = remaining if amount is None else quantize_money(Decimal(amount), registration.currency)
     if amount <= 0 or amount > remaining:
         raise RefundFailed(_("The refund must be more than zero and at most what is left to refund."))
-    _refund_payment(payment, amount)
-    registration.refunded_amount += amount
-    update_fields = ["refunded_amount"]
-    if registration.refunded_amount >= registration.amount and registration.status == RegistrationStatus.CONFIRMED:
-        registration.status = RegistrationStatus.REFUNDED
-        update_fields.append("status")
-    registration.save(update_fields=update_fields)
+    movement = money.request_refund(payment, amount, reason="Refund by an administrator", user=user)
     log_action(registration, "refund", user=user, data={"payment": payment.pk, "amount": str(amount)})
-    return registration
+    return movement
+
+
+@money.on_movement_done
+def _refund_done(payment, movement):
+    """A confirmed registration whose paying payment was refunded in full gives up its seat."""
+    if movement.kind != MovementKind.REFUND or not payment.registration_id or payment.captured_amount > 0:
+        return
+    Registration.objects.filter(
+        pk=payment.registration_id, paid_by_id=payment.pk, status=RegistrationStatus.CONFIRMED
+    ).update(status=RegistrationStatus.REFUNDED)
 
 
 # --- confirming, cancelling, waiting list ------------------------------------------------------
@@ -646,35 +682,50 @@ def policy_refund_amount(registration):
     return quantize_money(refundable_amount(registration) * percentage / 100, registration.currency)
 
 
-@transaction.atomic
 def cancel_registration(registration, *, user=None, refund=True, now=None):
     """Cancel a registration; the learner (``user=None``) only before the deadline, refunded per the policy.
 
-    The refund goes through the provider first: when it fails, nothing is cancelled.
+    One transaction cancels and records the refunds it owes (the paying payment per the policy, in full when
+    staff cancel; any other payment in full); they are sent once it commits. A refund the gateway refuses
+    leaves the payment "needs attention" for an administrator (docs/money.md), the cancellation stands.
     """
+    registration, movements = _cancel(registration, user=user, refund=refund, now=now)
+    for movement in movements:
+        _send_now(movement)
+    registration.refresh_from_db()
+    return registration
+
+
+@transaction.atomic
+def _cancel(registration, *, user, refund, now):
     now = now or timezone.now()
     payments = lock_payments_of(registration)
     lock_session(registration.page_id)
     registration = lock_registration(registration.pk)
     if registration.status not in ACTIVE_STATUSES:
-        return registration
+        return registration, []
     if user is None and not learner_can_cancel(registration, now):
         raise CancellationRefused(_("The cancellation deadline has passed."))
+    movements = []
+    owed = Decimal("0")
     if refund and registration.paid_by_id:
-        amount = policy_refund_amount(registration) if user is None else refundable_amount(registration)
-        if amount > 0:
-            paid_by = next(payment for payment in payments if payment.pk == registration.paid_by_id)
-            _refund_payment(paid_by, amount)
-            registration.refunded_amount += amount
+        owed = policy_refund_amount(registration) if user is None else refundable_amount(registration)
     for payment in payments:
-        _abandon(payment)
+        if payment.pk == registration.paid_by_id:
+            if owed > 0:
+                reason = "Cancelled by the learner" if user is None else "Cancelled by an administrator"
+                movements.append(money.request_refund(payment, owed, reason=reason, user=user))
+        elif payment.status == PaymentStatus.CONFIRMED and money.still_held(payment) > 0:
+            movements.append(money.request_refund(payment, money.still_held(payment), reason="Registration cancelled"))
+        else:
+            _abandon(payment)
     registration.status = RegistrationStatus.CANCELLED
     registration.cancelled_at = now
     registration.hold_expires_at = None
-    registration.save(update_fields=["status", "cancelled_at", "hold_expires_at", "refunded_amount"])
-    log_action(registration, "cancel", user=user, data={"refunded": str(registration.refunded_amount)})
+    registration.save(update_fields=["status", "cancelled_at", "hold_expires_at"])
+    log_action(registration, "cancel", user=user, data={"refunded": str(owed)})
     send_registration_email(registration, "cancelled")
-    return registration
+    return registration, movements
 
 
 @transaction.atomic
@@ -730,30 +781,33 @@ def release_expired_holds(now=None):
 
 
 def send_confirmation(registration):
-    """Send the confirmation email once, after the transaction commits, through the task queue."""
-    from ..tasks import enqueue, send_confirmation_task
+    """Owe the confirmation email, once, in the caller's transaction (services/outbox.py sends it)."""
+    from .outbox import owe_email
 
-    transaction.on_commit(partial(enqueue, send_confirmation_task, registration.pk))
+    owe_email("confirmation", registration, registration.email)
 
 
 @transaction.atomic
 def resend_confirmation(registration, *, user=None):
-    """Send the confirmation email of a confirmed registration again (an administrator asked for it).
+    """Send the confirmation email of a confirmed registration again (an administrator asked for it)."""
+    from .outbox import owe_email
 
-    ``send_confirmation`` sends once; this clears the sent mark under the row lock first.
-    """
     registration = lock_registration(registration.pk)
     if registration.status != RegistrationStatus.CONFIRMED:
         raise ValueError(_("Only a confirmed registration has a confirmation to send."))
     registration.confirmation_sent_at = None
     registration.save(update_fields=["confirmation_sent_at"])
     log_action(registration, "resend_confirmation", user=user)
-    send_confirmation(registration)
+    owe_email("confirmation", registration, registration.email, once=False)
     return registration
 
 
-def send_registration_email(registration, kind):
-    """Send one of the other emails to the learner (``late_refund``, ``cancelled``, ``seat_offered``...)."""
-    from ..tasks import enqueue, send_registration_email_task
+#: Emails a learner may ask for again; every other one is owed once per registration.
+REPEATABLE_EMAILS = ("manage_link",)
 
-    transaction.on_commit(partial(enqueue, send_registration_email_task, registration.pk, kind))
+
+def send_registration_email(registration, kind):
+    """Owe one of the other emails to the learner (``late_refund``, ``cancelled``, ``seat_offered``...)."""
+    from .outbox import owe_email
+
+    owe_email(kind, registration, registration.email, once=kind not in REPEATABLE_EMAILS)

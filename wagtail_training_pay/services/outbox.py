@@ -1,0 +1,101 @@
+"""The email outbox: what the site owes someone is recorded with the change that owes it, then sent.
+
+``owe_email(kind, obj, recipient)`` writes an ``OwedEmail`` row in the caller's transaction; once that
+commits, a task sends it, and the sweeper (``check_stale_payments``) sends whatever is still owed after an
+SMTP outage or a crash. A row is marked sent after the message went out; owing the same email twice
+(same ``dedupe_key``) records it once, so a recipient gets each email once.
+
+Any feature adds its own kinds: ``register_email_kind(kind, build)`` where ``build(owed_email)`` returns an
+``EmailMessage`` for the row's ``related_object`` and ``recipient``, or ``None`` when it is no longer due.
+"""
+
+import logging
+import uuid
+from functools import partial
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import OwedEmail, OwedEmailState
+
+logger = logging.getLogger(__name__)
+
+#: kind -> build(owed_email) -> EmailMessage | None
+_builders = {}
+
+
+def register_email_kind(kind, build):
+    _builders[kind] = build
+
+
+def default_dedupe_key(kind, obj, recipient):
+    content_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+    return f"{kind}:{content_type.pk}:{obj.pk}:{recipient.lower()}"[:200]
+
+
+def owe_email(kind, obj, recipient, *, once=True):
+    """Record that ``recipient`` is owed the ``kind`` email about ``obj``; sent after the commit.
+
+    ``once=False`` for an email the recipient may ask for again (a resent confirmation, a manage link).
+    Returns the row (the existing one when the same email is owed already).
+    """
+    if kind not in _builders:
+        raise ValueError(f"Unknown email kind: {kind}")
+    dedupe_key = default_dedupe_key(kind, obj, recipient) if once else f"{kind}:{uuid.uuid4().hex}"
+    content_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+    try:
+        with transaction.atomic():
+            owed, created = OwedEmail.objects.get_or_create(
+                dedupe_key=dedupe_key,
+                defaults={"kind": kind, "content_type": content_type, "object_id": str(obj.pk), "recipient": recipient},
+            )
+    except IntegrityError:
+        owed, created = OwedEmail.objects.get(dedupe_key=dedupe_key), False
+    if created:
+        from ..tasks import enqueue, send_owed_email_task
+
+        transaction.on_commit(partial(enqueue, send_owed_email_task, owed.pk))
+    return owed
+
+
+def send_owed_email(email_id):
+    """Send one owed email under its row lock (a second worker skips it); returns True when sent.
+
+    An SMTP failure leaves it owed, with the error, for the next sweep. The row is marked sent right after
+    the message went out; a crash between the two sends it again (at least once, never lost).
+    """
+    with transaction.atomic():
+        owed = (
+            OwedEmail.objects.select_for_update(skip_locked=True)
+            .filter(pk=email_id, state=OwedEmailState.OWED)
+            .select_related("content_type")
+            .first()
+        )
+        if owed is None:
+            return False
+        build = _builders.get(owed.kind)
+        related = owed.related_object
+        message = build(owed) if build is not None and related is not None else None
+        if message is None:
+            owed.state = OwedEmailState.DROPPED
+            owed.save(update_fields=["state"])
+            return False
+        owed.attempts += 1
+        try:
+            message.send()
+        except Exception as exc:  # SMTP errors, timeouts, a backend's own errors: try again later
+            owed.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+            owed.save(update_fields=["attempts", "last_error"])
+            logger.warning("Owed email %s (%s) not sent yet: %s", owed.pk, owed.kind, exc)
+            return False
+        owed.state = OwedEmailState.SENT
+        owed.sent_at = timezone.now()
+        owed.save(update_fields=["state", "sent_at", "attempts"])
+        return True
+
+
+def send_owed_emails():
+    """Send every email still owed (the sweeper calls this); returns how many went out."""
+    ids = OwedEmail.objects.filter(state=OwedEmailState.OWED).order_by("pk").values_list("pk", flat=True)
+    return sum(send_owed_email(email_id) for email_id in list(ids))
