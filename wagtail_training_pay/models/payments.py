@@ -79,20 +79,21 @@ class Payment(BasePayment):
 
     def capture(self, amount=None):
         from ..models import MovementKind
-        from ..services.money import request_capture_or_void
+        from ..services.money import move_now
 
-        request_capture_or_void(self, MovementKind.CAPTURE, reason="Payment.capture()")
+        move_now(self, MovementKind.CAPTURE, amount, reason="Payment.capture()")
 
     def release(self):
         from ..models import MovementKind
-        from ..services.money import request_capture_or_void
+        from ..services.money import move_now
 
-        request_capture_or_void(self, MovementKind.VOID, reason="Payment.release()")
+        move_now(self, MovementKind.VOID, reason="Payment.release()")
 
     def refund(self, amount=None):
-        from ..services.money import request_refund, still_held
+        from ..models import MovementKind
+        from ..services.money import move_now
 
-        request_refund(self, still_held(self) if amount is None else amount, reason="Payment.refund()")
+        move_now(self, MovementKind.REFUND, amount, reason="Payment.refund()")
 
     def get_process_url(self):
         """Callbacks go through the app's locked view, not django-payments' unlocked one."""

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 #: After this many sends without a usable answer, a movement also asks an administrator to look.
 ATTENTION_AFTER_ATTEMPTS = 5
 ZERO = Decimal("0")
+CENT = Decimal("0.01")
 
 
 class WorkerCrash(BaseException):
@@ -112,7 +113,7 @@ def movement_totals(payment_id):
         refunded=Sum("amount", filter=Q(kind=MovementKind.REFUND, state=MovementState.DONE)),
         pending=Sum("amount", filter=Q(kind=MovementKind.REFUND, state__in=OPEN_MOVEMENT_STATES)),
     )
-    return figures["collected"] or ZERO, figures["refunded"] or ZERO, figures["pending"] or ZERO
+    return tuple(Decimal(figures[name] or 0).quantize(CENT) for name in ("collected", "refunded", "pending"))
 
 
 def update_payment_totals(payment):
@@ -181,11 +182,13 @@ def send_movement(movement_id):
             # ``GatewayUnavailable`` (providers/base.py): no usable answer, the gateway may have done it.
             unknown = exc.__class__.__name__ == "GatewayUnavailable"
             _finish(payment, movement, MovementState.UNKNOWN if unknown else MovementState.FAILED, _describe(exc))
+            movement.error = exc
             return movement
         except (OSError, ValueError, NotImplementedError) as exc:
             # OSError: the network failed under the provider. ValueError/NotImplementedError: refused here.
             state = MovementState.UNKNOWN if isinstance(exc, OSError) else MovementState.FAILED
             _finish(payment, movement, state, _describe(exc))
+            movement.error = exc
             return movement
         _crash_point("after_gateway", movement)
         _finish(payment, movement, MovementState.DONE, answer)
@@ -310,6 +313,7 @@ def request_refund(payment, amount, *, reason, user=None):
 
     Refuses (``ValueError``) more than the payment still holds once the refunds already asked for go through.
     """
+    record_sale_if_new(payment)  # a payment confirmed before any settlement ran (set by hand, an old row)
     amount = Decimal(amount)
     if amount <= 0 or amount > still_held(payment):
         raise ValueError(f"Cannot refund {amount}: the payment holds {still_held(payment)}.")
@@ -318,14 +322,50 @@ def request_refund(payment, amount, *, reason, user=None):
     return movement
 
 
-def request_capture_or_void(payment, kind, *, reason, user=None):
-    """Record the capture (of the whole authorization) or the void of a locked, pre-authorized payment, once."""
-    if payment.movements.filter(kind__in=(MovementKind.CAPTURE, MovementKind.VOID)).exists():
-        return None  # asked already: it is pending, done, or failed and waiting for an administrator
-    amount = payment.total
+def request_capture_or_void(payment, kind, *, reason, user=None, amount=None):
+    """Record the capture (of ``amount``, the whole authorization by default) or the void of a locked,
+    pre-authorized payment, once: a second request while one is open or done records nothing."""
+    asked = payment.movements.filter(kind__in=(MovementKind.CAPTURE, MovementKind.VOID))
+    if asked.exclude(state=MovementState.FAILED).exists():
+        return None
+    if asked.filter(requested_by__isnull=True).exists() and user is None:
+        return None  # the gateway refused an automatic one: waiting for an administrator (needs attention)
+    amount = payment.total if amount is None else Decimal(amount)
     movement = record_movement(payment, kind, amount, reason=reason, user=user)
     send_after_commit(movement)
     return movement
+
+
+def move_now(payment, kind, amount=None, *, reason, user=None):
+    """Record a movement of ``payment`` and send it as soon as it is committed: at once when the caller has no
+    transaction open (then the gateway's error, if any, is raised as django-payments' methods do), else
+    after the caller's commit. Returns the movement. What ``Payment.capture/refund/release`` do."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if kind == MovementKind.REFUND:
+            if locked.status not in (PaymentStatus.CONFIRMED, PaymentStatus.REFUNDED):
+                raise ValueError("Only charged payments can be refunded.")
+            movement = request_refund(
+                locked, still_held(locked) if amount is None else amount, reason=reason, user=user
+            )
+        else:
+            if locked.status != PaymentStatus.PREAUTH:
+                raise ValueError("Only pre-authorized payments can be captured or released.")
+            movement = request_capture_or_void(locked, kind, reason=reason, user=user, amount=amount)
+    if movement is None or in_caller_transaction():
+        return movement
+    movement = send_movement(movement.pk)
+    error = getattr(movement, "error", None)
+    if error is not None:
+        raise error
+    _refresh_payment(payment)
+    return movement
+
+
+def _refresh_payment(payment):
+    fresh = Payment.objects.get(pk=payment.pk)
+    for field in ("status", "captured_amount", "refunded_amount", "extra_data", "transaction_id", "message"):
+        setattr(payment, field, getattr(fresh, field))
 
 
 def movements_to_resend(now=None, *, created_grace_seconds=60, sent_grace_seconds=120):

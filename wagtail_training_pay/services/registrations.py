@@ -546,6 +546,7 @@ def refund_unapplied_payment(payment_id):
     registration = lock_registration(payment.registration_id)
     if not is_unapplied(payment, registration):
         return False
+    money.record_sale_if_new(payment)
     amount = money.still_held(payment)
     if amount <= 0:
         return False
@@ -625,6 +626,7 @@ def _record_registration_refund(registration, amount, *, user):
     if registration.paid_by_id not in payments:
         raise RefundFailed(_("This registration has no payment to refund."))
     payment = payments[registration.paid_by_id]
+    money.record_sale_if_new(payment)
     remaining = money.still_held(payment)
     amount = remaining if amount is None else quantize_money(Decimal(amount), registration.currency)
     if amount <= 0 or amount > remaining:
