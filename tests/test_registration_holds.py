@@ -49,7 +49,9 @@ def test_the_command_releases_expired_holds_only(client, paid_session):
     assert "0 hold(s) released" in out.getvalue()
 
 
-def test_the_task_refunds_a_late_payment_whose_refund_had_failed(client, paid_session, monkeypatch):
+def test_the_task_refunds_a_late_payment_whose_refund_had_failed(
+    client, paid_session, monkeypatch, django_capture_on_commit_callbacks
+):
     register(client, paid_session)
     registration = registration_for()
     payment = registration.payments.get()
@@ -57,7 +59,8 @@ def test_the_task_refunds_a_late_payment_whose_refund_had_failed(client, paid_se
     Registration.objects.filter(pk=registration.pk).update(status=RegistrationStatus.EXPIRED)
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CONFIRMED, captured_amount=Decimal("45.00"))
 
-    result = release_expired_holds_task.enqueue()
+    with django_capture_on_commit_callbacks(execute=True):  # as a worker's commit would: the refund is sent
+        result = release_expired_holds_task.enqueue()
     assert result.return_value == {"expired": 0, "refunded": 1}
     registration.refresh_from_db()
     assert registration.late_payment_refunded

@@ -118,7 +118,8 @@ def test_after_the_deadline_the_learner_cannot_cancel(client, confirmed, trainin
     assert confirmed.status == RegistrationStatus.CONFIRMED
 
 
-def test_a_refund_the_provider_refuses_cancels_nothing(client, confirmed, monkeypatch):
+def test_a_refund_the_provider_refuses_is_recorded_for_staff_and_the_learner_told(client, confirmed, monkeypatch):
+    """The cancellation and the refund it owes are one record; a refusal leaves the payment "needs attention"."""
     from payments import PaymentError
     from payments.dummy import DummyProvider
 
@@ -127,10 +128,15 @@ def test_a_refund_the_provider_refuses_cancels_nothing(client, confirmed, monkey
 
     monkeypatch.setattr(DummyProvider, "refund", refuse)
     response = client.post(manage_url(confirmed), {"confirm": "on"}, follow=True)
-    assert "did not accept the refund" in response.content.decode()
+    assert "Your refund could not be completed yet" in response.content.decode()
     confirmed.refresh_from_db()
-    assert confirmed.status == RegistrationStatus.CONFIRMED
+    assert confirmed.status == RegistrationStatus.CANCELLED
     assert confirmed.refunded_amount == 0
+    payment = confirmed.paid_by
+    payment.refresh_from_db()
+    assert payment.movements.get(kind="refund").state == "failed"
+    assert "refund window closed" in payment.gateway_answer
+    assert payment.needs_attention
 
 
 def test_the_confirmation_page_says_when_the_payment_is_still_being_processed(learner_client, paid_session):

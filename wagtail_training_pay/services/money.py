@@ -99,7 +99,8 @@ def record_sale_if_new(payment):
         state=MovementState.DONE,
         answer=(payment.transaction_id or "")[:200],
     )
-    update_payment_totals(payment)
+    if payment.refunded_amount or payment.captured_amount != amount:
+        update_payment_totals(payment)  # the first money of the payment: its totals are this sale, unless odd
     return movement
 
 

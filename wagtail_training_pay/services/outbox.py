@@ -14,7 +14,7 @@ import uuid
 from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ..models import OwedEmail, OwedEmailState
@@ -44,15 +44,14 @@ def owe_email(kind, obj, recipient, *, once=True):
         raise ValueError(f"Unknown email kind: {kind}")
     dedupe_key = default_dedupe_key(kind, obj, recipient) if once else f"{kind}:{uuid.uuid4().hex}"
     content_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    try:
-        with transaction.atomic():
-            owed, created = OwedEmail.objects.get_or_create(
-                dedupe_key=dedupe_key,
-                defaults={"kind": kind, "content_type": content_type, "object_id": str(obj.pk), "recipient": recipient},
-            )
-    except IntegrityError:
-        owed, created = OwedEmail.objects.get(dedupe_key=dedupe_key), False
+    owed = OwedEmail.objects.filter(dedupe_key=dedupe_key).first() if once else None
+    created = owed is None
     if created:
+        # Callers hold the row lock of what the email is about, so the same email is never owed twice at once;
+        # the unique key is the backstop (an IntegrityError then rolls the caller back: nothing is half done).
+        owed = OwedEmail.objects.create(
+            dedupe_key=dedupe_key, kind=kind, content_type=content_type, object_id=str(obj.pk), recipient=recipient
+        )
         from ..tasks import enqueue, send_owed_email_task
 
         transaction.on_commit(partial(enqueue, send_owed_email_task, owed.pk))

@@ -615,6 +615,8 @@ def refund_registration(registration, amount=None, *, user=None):
     movement = _send_now(movement)
     _raise_unless_done(movement)
     registration.refresh_from_db()
+    data = {"payment": movement.payment_id, "amount": str(movement.amount)}
+    log_action(registration, "refund", user=user, data=data)
     return registration
 
 
@@ -631,9 +633,7 @@ def _record_registration_refund(registration, amount, *, user):
     amount = remaining if amount is None else quantize_money(Decimal(amount), registration.currency)
     if amount <= 0 or amount > remaining:
         raise RefundFailed(_("The refund must be more than zero and at most what is left to refund."))
-    movement = money.request_refund(payment, amount, reason="Refund by an administrator", user=user)
-    log_action(registration, "refund", user=user, data={"payment": payment.pk, "amount": str(amount)})
-    return movement
+    return money.request_refund(payment, amount, reason="Refund by an administrator", user=user)
 
 
 @money.on_movement_done
@@ -692,9 +692,10 @@ def cancel_registration(registration, *, user=None, refund=True, now=None):
     leaves the payment "needs attention" for an administrator (docs/money.md), the cancellation stands.
     """
     registration, movements = _cancel(registration, user=user, refund=refund, now=now)
-    for movement in movements:
-        _send_now(movement)
+    sent = [_send_now(movement) for movement in movements]
     registration.refresh_from_db()
+    #: refunds the gateway has not done (yet): the caller tells the person; the payment needs attention
+    registration.refunds_outstanding = [movement for movement in sent if movement.state != MovementState.DONE]
     return registration
 
 

@@ -157,6 +157,9 @@ def check_stale_payment(payment_id, now=None):
     logger.info("Stale payment %s cancelled: %s.", payment.pk, reason)
     # Cancelled here, but still asked about while its token lives (the given-up payments above).
     payment.change_status(PaymentStatus.CANCELLED, message=f"Cancelled: {reason}"[:200])
+    open_until = gateway_open_until(payment)
+    if answered and (open_until is None or open_until <= (now or timezone.now())):
+        Payment.objects.filter(pk=payment.pk).update(reconciled_at=now or timezone.now())
     return "cancelled"
 
 

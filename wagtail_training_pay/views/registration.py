@@ -26,13 +26,20 @@ def manage_registration(request, token):
     if request.method == "POST" and can_cancel:
         if form.is_valid():
             try:
-                service.cancel_registration(registration)
-            except service.RefundFailed as exc:
-                messages.error(request, str(exc))
+                cancelled = service.cancel_registration(registration)
             except service.CancellationRefused as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(request, _("Your registration is cancelled."))
+                if cancelled.refunds_outstanding:
+                    messages.warning(
+                        request,
+                        _(
+                            "Your registration is cancelled. Your refund could not be completed yet: "
+                            "our team has been told and will see to it."
+                        ),
+                    )
+                else:
+                    messages.success(request, _("Your registration is cancelled."))
             return redirect("wagtail_training_pay:manage_registration", token=token)
         messages.error(request, _("Please tick the box to confirm the cancellation."))
     page = registration.page
