@@ -22,10 +22,10 @@ def anonymize_due_registrations_task():
 
 
 @task()
-def send_owed_email_task(email_id):
+def send_owed_email_task(dedupe_key):
     from .services.outbox import send_owed_email
 
-    return send_owed_email(email_id)
+    return send_owed_email(dedupe_key=dedupe_key)
 
 
 @task()

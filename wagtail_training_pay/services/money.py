@@ -99,8 +99,12 @@ def record_sale_if_new(payment):
         state=MovementState.DONE,
         answer=(payment.transaction_id or "")[:200],
     )
-    if payment.refunded_amount or payment.captured_amount != amount:
-        update_payment_totals(payment)  # the first money of the payment: its totals are this sale, unless odd
+    if payment.refunded_amount:
+        update_payment_totals(payment)
+    elif payment.captured_amount != amount:
+        # The first money of the payment: its totals are this sale (one UPDATE; the settlement path is hot).
+        payment.captured_amount = amount
+        Payment.objects.filter(pk=payment.pk).update(captured_amount=amount)
     return movement
 
 

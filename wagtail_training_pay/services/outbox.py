@@ -38,36 +38,35 @@ def owe_email(kind, obj, recipient, *, once=True):
     """Record that ``recipient`` is owed the ``kind`` email about ``obj``; sent after the commit.
 
     ``once=False`` for an email the recipient may ask for again (a resent confirmation, a manage link).
-    Returns the row (the existing one when the same email is owed already).
+    Returns the row's ``dedupe_key``.
     """
     if kind not in _builders:
         raise ValueError(f"Unknown email kind: {kind}")
     dedupe_key = default_dedupe_key(kind, obj, recipient) if once else f"{kind}:{uuid.uuid4().hex}"
     content_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    owed = OwedEmail.objects.filter(dedupe_key=dedupe_key).first() if once else None
-    created = owed is None
-    if created:
-        # Callers hold the row lock of what the email is about, so the same email is never owed twice at once;
-        # the unique key is the backstop (an IntegrityError then rolls the caller back: nothing is half done).
-        owed = OwedEmail.objects.create(
-            dedupe_key=dedupe_key, kind=kind, content_type=content_type, object_id=str(obj.pk), recipient=recipient
-        )
-        from ..tasks import enqueue, send_owed_email_task
+    # One INSERT ... ON CONFLICT DO NOTHING: owing it again (a replayed notification) records nothing more,
+    # never fails the caller's transaction, and costs the hot settlement path a single query.
+    row = OwedEmail(
+        dedupe_key=dedupe_key, kind=kind, content_type=content_type, object_id=str(obj.pk), recipient=recipient
+    )
+    OwedEmail.objects.bulk_create([row], ignore_conflicts=True)
+    from ..tasks import enqueue, send_owed_email_task
 
-        transaction.on_commit(partial(enqueue, send_owed_email_task, owed.pk))
-    return owed
+    transaction.on_commit(partial(enqueue, send_owed_email_task, dedupe_key))
+    return dedupe_key
 
 
-def send_owed_email(email_id):
+def send_owed_email(email_id=None, *, dedupe_key=None):
     """Send one owed email under its row lock (a second worker skips it); returns True when sent.
 
     An SMTP failure leaves it owed, with the error, for the next sweep. The row is marked sent right after
     the message went out; a crash between the two sends it again (at least once, never lost).
     """
     with transaction.atomic():
+        lookup = {"pk": email_id} if dedupe_key is None else {"dedupe_key": dedupe_key}
         owed = (
             OwedEmail.objects.select_for_update(skip_locked=True)
-            .filter(pk=email_id, state=OwedEmailState.OWED)
+            .filter(**lookup, state=OwedEmailState.OWED)
             .select_related("content_type")
             .first()
         )
