@@ -65,6 +65,7 @@ def settle_payment(payment):
     settled = payment
     payment = lock_payment(pk=payment.pk)
     record_sale(payment)
+    flag_amount_mismatch(payment)
     relation = _relation_of(payment)
     if relation is None:
         logger.debug("Payment %s pays for nothing this app knows; left alone.", payment.pk)
@@ -72,6 +73,18 @@ def settle_payment(payment):
     _settlers[relation](payment)
     settled._settled_status = payment.status
     return payment
+
+
+def flag_amount_mismatch(payment):
+    """The gateway holds another amount than the payment's (the providers then mark it ``error``, "Amount
+    mismatch"): money the site cannot apply nor refund on its own, shown to an administrator."""
+    from payments import PaymentStatus
+
+    from .services.money import flag_payment
+
+    if payment.status == PaymentStatus.ERROR and "mismatch" in (payment.message or "").lower():
+        if not payment.needs_attention:
+            flag_payment(payment, "The gateway holds another amount than the payment", payment.message)
 
 
 def record_sale(payment):

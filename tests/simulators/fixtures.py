@@ -34,34 +34,52 @@ def express_options(server, simulator, **extra):
     }
 
 
+@pytest.fixture
+def money_invariant(request, db):
+    """Checked when the test ends: every simulator's books agree with the database (tests/money_invariant.py).
+
+    Every simulator fixture uses it, so any test that runs a gateway simulator is checked. A test that leaves a
+    disagreement on purpose says so with ``@pytest.mark.money_disagreement("why")``.
+    """
+    from tests.money_invariant import MoneyInvariant
+
+    invariant = MoneyInvariant()
+    yield invariant
+    if request.node.get_closest_marker("money_disagreement") is None:
+        invariant.check()
+
+
 def _serve(simulator):
     simulator.faults.delay = 1.0
     return LoopbackServer(simulator).start()
 
 
 @pytest.fixture
-def payflow_simulator():
+def payflow_simulator(money_invariant):
     simulator = PayflowSimulator()
     server = _serve(simulator)
     simulator.server = server
+    money_invariant.watch(simulator)
     yield simulator
     server.stop()
 
 
 @pytest.fixture
-def payflow_uk_simulator():
+def payflow_uk_simulator(money_invariant):
     simulator = PayflowSimulator(vendor="simukvendor", partner="PayPalUK", currencies=("GBP",))
     server = _serve(simulator)
     simulator.server = server
+    money_invariant.watch(simulator)
     yield simulator
     server.stop()
 
 
 @pytest.fixture
-def nvp_simulator():
+def nvp_simulator(money_invariant):
     simulator = NvpSimulator()
     server = _serve(simulator)
     simulator.server = server
+    money_invariant.watch(simulator)
     yield simulator
     server.stop()
 
