@@ -1,9 +1,10 @@
 """Figures for the admin: seats, revenue and payments needing attention, aggregated in the database.
 
-Revenue counts money actually collected: payments whose status is ``confirmed`` or
-``refunded`` (a payment refunded in full ends ``refunded``); ``refunded`` sums
-``Payment.refunded_amount``; ``net`` is the difference. Amounts in different
-currencies are never added together: every aggregate is grouped by currency.
+Revenue counts money from the records (``MoneyMovement``, services/money.py), through the payment
+aggregates kept from them: ``gross`` (collected) is what sales and captures took, ``refunded`` what
+refunds gave back, ``net`` what the site keeps (``Payment.captured_amount``). A voided authorization
+took nothing and is not revenue, whatever django-payments' status says (``refunded``). Amounts in
+different currencies are never added together: every aggregate is grouped by currency.
 """
 
 from datetime import timedelta
@@ -16,7 +17,10 @@ from payments import FraudStatus, PaymentStatus
 from .conf import app_settings
 from .models import Payment, Registration, RegistrationStatus, TrainingSessionPage
 
+#: Statuses a payment that collected money can have (not enough alone: a voided authorization ends ``refunded``).
 COLLECTED_STATUSES = (PaymentStatus.CONFIRMED, PaymentStatus.REFUNDED)
+#: Collected by a payment, from its done movements: what it still holds plus what it gave back.
+COLLECTED = F("captured_amount") + F("refunded_amount")
 #: Statuses of a payment the provider has not finished with.
 UNFINISHED_STATUSES = (PaymentStatus.WAITING, PaymentStatus.INPUT, PaymentStatus.PREAUTH)
 
@@ -28,7 +32,7 @@ def _money_totals():
     """Aggregates of a payments queryset: count, gross, refunded and net."""
     return {
         "payment_count": Count("pk"),
-        "gross": Coalesce(Sum("total"), _ZERO),
+        "gross": Coalesce(Sum(COLLECTED, output_field=_MONEY), _ZERO),
         "refunded": Coalesce(Sum("refunded_amount"), _ZERO),
     }
 
@@ -37,8 +41,10 @@ def _with_net(queryset):
     return queryset.annotate(net=F("gross") - F("refunded"))
 
 
-def collected_payments():
-    return Payment.objects.filter(status__in=COLLECTED_STATUSES)
+def collected_payments(payments=None):
+    """Payments that took money (a done sale or capture), whatever their status says."""
+    payments = Payment.objects.all() if payments is None else payments
+    return payments.annotate(collected=COLLECTED).filter(collected__gt=0)
 
 
 def confirmed_seats_subquery(page_ref="pk"):
@@ -74,7 +80,7 @@ def session_revenue(page):
 
 def revenue_by_session(payments=None):
     """One row per session and currency: learner payments collected, refunded, net, confirmed seats."""
-    payments = collected_payments() if payments is None else payments.filter(status__in=COLLECTED_STATUSES)
+    payments = collected_payments(payments)
     rows = (
         payments.filter(registration__isnull=False)
         .order_by()
@@ -92,15 +98,15 @@ def revenue_by_session(payments=None):
 
 def revenue_by_month(payments=None):
     """One row per month (in the current time zone) and currency, learner and host payments apart."""
-    payments = collected_payments() if payments is None else payments.filter(status__in=COLLECTED_STATUSES)
+    payments = collected_payments(payments)
     rows = (
         payments.annotate(month=TruncMonth("created"))
         .order_by()
         .values("month", "currency")
         .annotate(
             **_money_totals(),
-            learner_gross=Coalesce(Sum("total", filter=Q(registration__isnull=False)), _ZERO),
-            host_gross=Coalesce(Sum("total", filter=Q(usage_charge__isnull=False)), _ZERO),
+            learner_gross=Coalesce(Sum(COLLECTED, filter=Q(registration__isnull=False), output_field=_MONEY), _ZERO),
+            host_gross=Coalesce(Sum(COLLECTED, filter=Q(usage_charge__isnull=False), output_field=_MONEY), _ZERO),
         )
     )
     return _with_net(rows).order_by("-month", "currency")
@@ -148,6 +154,8 @@ def attention_conditions(now=None):
         "stale": Q(status__in=UNFINISHED_STATUSES, created__lt=stale_payment_cutoff(now)),
         "fraud": Q(fraud_status=FraudStatus.REVIEW),
         "late_refund": Q(Exists(late_refunds)),
+        # A disagreement with the gateway the sweeper could not settle (docs/money.md).
+        "disagreement": ~Q(needs_attention=""),
     }
 
 

@@ -247,3 +247,5 @@ def session_registrations_header_button(page, user, view_name=None, next_url=Non
 def register_admin_log_actions(actions):
     label = _("Confirmation email sent again")
     actions.register_action(ACTION_PREFIX + "resend_confirmation", label, label)
+    cleared = _("Disagreement with the gateway settled by hand")
+    actions.register_action(ACTION_PREFIX + "attention_cleared", cleared, cleared)

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.contrib.admin.utils import quote
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from payments import FraudStatus, PaymentStatus
@@ -32,6 +34,7 @@ ATTENTION_CHOICES = [
     ("stale", _("Pending too long")),
     ("fraud", _("Fraud review")),
     ("late_refund", _("Late payment refunded")),
+    ("disagreement", _("Disagrees with the gateway")),
 ]
 
 
@@ -186,7 +189,7 @@ class PaymentInspectView(InspectView):
     def get_fields(self):
         fields = ["variant", "status", "fraud_status", "fraud_message", "total", "captured_amount"]
         fields += ["refunded_amount", "currency", "transaction_id", "message", "created", "modified"]
-        fields += ["registration", "usage_charge"]
+        fields += ["registration", "usage_charge", "needs_attention", "gateway_answer", "movements"]
         if permissions.can_view_personal_data(self.request.user):
             fields += ["billing_first_name", "billing_last_name", "billing_email", "billing_city"]
             fields += ["billing_country_code"]
@@ -217,6 +220,29 @@ class PaymentInspectView(InspectView):
             url = reverse("training_registrations:inspect", args=[quote(registration.pk)])
             return format_html('<a href="{}">{}</a>', url, paid_for(self.object))
         return paid_for(self.object)
+
+    def get_needs_attention_display_value(self):
+        if not self.object.needs_attention:
+            return _("No: the site and the gateway agree.")
+        return _("%(reason)s (since %(since)s)") % {
+            "reason": self.object.needs_attention,
+            "since": date_format(localtime(self.object.attention_since), "DATETIME_FORMAT")
+            if self.object.attention_since
+            else "—",
+        }
+
+    def get_gateway_answer_display_value(self):
+        return self.object.gateway_answer or "—"
+
+    def get_movements_display_value(self):
+        """Every money movement of the payment: what was asked of the gateway, when, and what it answered."""
+        from django.template.loader import render_to_string
+
+        movements = self.object.movements.select_related("requested_by").order_by("created_at", "pk")
+        return render_to_string(
+            "wagtail_training_pay/admin/payment_movements.html",
+            {"movements": movements, "currency": self.object.currency},
+        )
 
     def get_usage_charge_display_value(self):
         return paid_for(self.object) if self.object.usage_charge_id else "—"

@@ -32,7 +32,7 @@ from wagtail.models import ModelLogEntry
 from ... import admin_permissions as permissions
 from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
-from ...reporting import COLLECTED_STATUSES
+from ...reporting import COLLECTED
 from .common import MoneyColumn, format_money
 
 #: Rows fetched per round trip while exporting; memory stays flat whatever the number of rows.
@@ -49,11 +49,12 @@ def with_payment_summary(queryset):
     of queries for ten rows or ten thousand.
     """
     latest = Payment.objects.filter(registration=OuterRef("pk")).order_by("-created", "-pk")
+    # Paid: what its payments collected, from the money records (a voided authorization collected nothing).
     paid = (
-        Payment.objects.filter(registration=OuterRef("pk"), status__in=COLLECTED_STATUSES)
+        Payment.objects.filter(registration=OuterRef("pk"))
         .order_by()
         .values("registration")
-        .annotate(total_paid=Sum("total"))
+        .annotate(total_paid=Sum(COLLECTED, output_field=Registration._meta.get_field("amount")))
         .values("total_paid")
     )
     return queryset.annotate(

@@ -94,7 +94,10 @@ class PaymentsNeedingAttentionSummaryItem(TrainingSummaryItem):
             "count": count
         }
         if count:
-            details = _("%(stale)s pending too long, %(fraud)s in fraud review, %(late_refund)s late payments refunded")
+            details = _(
+                "%(stale)s pending too long, %(fraud)s in fraud review, %(late_refund)s late payments refunded, "
+                "%(disagreement)s disagreeing with the gateway"
+            )
             text = f"{text} ({details % self.counts})"
         return text
 
