@@ -1,0 +1,233 @@
+"""Random sequences of what learners, administrators, networks and workers do; the money invariant after each step.
+
+A hypothesis ``RuleBasedStateMachine`` on PostgreSQL drives the real flows (the test client through the site's
+views, the real providers against the loopback simulators): register, pay by card or PayPal, switch method,
+a second tab paying an older PayPal page, cancel, refund (part or all), holds running out, timeouts and lost
+answers at the gateway, a worker killed right after the gateway moved money, and sweeps. After every step the
+invariant holds for everything the sweeper is not still asking about; after a final sweep it holds for all.
+
+Cost is kept to a few minutes in CI: ``WTP_STATEFUL_EXAMPLES`` sequences (default 25) of up to
+``WTP_STATEFUL_STEPS`` steps (default 15). The counts and time are printed (run with ``-s``).
+"""
+
+import os
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from tests.money_invariant import money_disagreements
+from tests.registration_helpers import card_data, commit_after_each_request, learner, pay_step
+from tests.simulators.payer import approve_at_paypal, site_path
+from wagtail_training_pay.models import Registration, RegistrationStatus
+from wagtail_training_pay.services import money
+from wagtail_training_pay.services.registrations import RefundFailed, refund_registration
+from wagtail_training_pay.services.stale_payments import check_stale_payments
+from wagtail_training_pay.views.payment_step import CHOOSE_METHOD
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgresql, pytest.mark.slow]
+
+EXAMPLES = int(os.environ.get("WTP_STATEFUL_EXAMPLES", "25"))
+STEPS = int(os.environ.get("WTP_STATEFUL_STEPS", "15"))
+EMAILS = ("ada@example.com", "grace@example.com")
+METHODS = ("payflow-direct", "express")
+FAULTS = ("timeout", "drop", "5xx")
+
+figures = {"sequences": 0, "steps": 0, "payments": 0, "movements": 0}
+
+
+class Crash:
+    """One worker killed right after the gateway moved money, before the site recorded it."""
+
+    def __init__(self):
+        self.armed = False
+
+    def __call__(self, movement):
+        if self.armed:
+            self.armed = False
+            raise money.WorkerCrash(f"worker killed after the gateway answered movement {movement.pk}")
+
+
+def run_sequences(client, capture, page, admin_user, simulators):
+    payflow, nvp = simulators
+    crash = Crash()
+    money.crash_points.setdefault("after_gateway", []).append(crash)
+
+    class MoneyMachine(RuleBasedStateMachine):
+        @initialize(method=st.sampled_from(METHODS), pays=st.booleans())
+        def start(self, method, pays):
+            figures["sequences"] += 1
+            self.savepoint = getattr(transaction, "savepoint_create", None) or transaction.savepoint
+            self.savepoint = self.savepoint()
+            self.client = commit_after_each_request(client, capture)
+            self.paypal_tabs = []
+            self.register(EMAILS[0], method)  # every sequence starts with a learner registered, often paying
+            if pays:
+                self.pay(EMAILS[0])
+
+        def teardown(self):
+            try:
+                self.final_sweeps()
+            finally:
+                crash.armed = False
+                payflow.faults.clear()
+                nvp.faults.clear()
+                transaction.savepoint_rollback(self.savepoint)
+
+        def final_sweeps(self):
+            """Everything finishes: holds run out, tokens expire, two sweeps; then no disagreement at all."""
+            payflow.faults.clear()
+            nvp.faults.clear()
+            crash.armed = False
+            Registration.objects.filter(status=RegistrationStatus.PENDING).update(
+                hold_expires_at=timezone.now() - timedelta(seconds=1)
+            )
+            later = timezone.now() + timedelta(hours=4)
+            for _ in range(2):
+                with capture(execute=True):
+                    check_stale_payments(now=later)
+            problems = money_disagreements(simulators)
+            assert not problems, problems
+            from wagtail_training_pay.models import MoneyMovement, Payment
+
+            figures["payments"] += Payment.objects.count()
+            figures["movements"] += MoneyMovement.objects.count()
+
+        def registration(self, email):
+            return Registration.objects.filter(page=page, email=email).order_by("-pk").first()
+
+        def request(self, method, *args, **kwargs):
+            """A request of the learner's browser; a worker killed in it is an error page, not a test failure."""
+            try:
+                return getattr(self.client, method)(*args, **kwargs)
+            except money.WorkerCrash:
+                return None
+
+        @rule(email=st.sampled_from(EMAILS), method=st.sampled_from(METHODS))
+        def register(self, email, method):
+            self.request("post", page.url, learner(email=email, payment_method=method))
+
+        @rule(email=st.sampled_from(EMAILS))
+        def pay(self, email):
+            registration = self.registration(email)
+            if registration is None:
+                return
+            step = self.request("get", pay_step(registration))
+            if step is None or step.status_code != 302 or "/webscr" not in step.get("Location", ""):
+                self.request("post", pay_step(registration), card_data())
+                return
+            self.paypal_tabs.append(step["Location"])
+            self.request("get", site_path(approve_at_paypal(step["Location"])))
+
+        @rule(email=st.sampled_from(EMAILS), method=st.sampled_from(METHODS))
+        def switch_method(self, email, method):
+            registration = self.registration(email)
+            if registration is not None:
+                self.request("post", pay_step(registration), {CHOOSE_METHOD: "1", "payment_method": method})
+
+        @rule(lose_the_return=st.booleans())
+        def second_tab_pays_an_older_paypal_page(self, lose_the_return):
+            if not self.paypal_tabs:
+                return
+            try:
+                back = approve_at_paypal(self.paypal_tabs.pop(0))
+            except (AssertionError, OSError):
+                return  # the token was used or expired: PayPal shows an error page
+            if not lose_the_return:
+                self.request("get", site_path(back))
+
+        @rule(email=st.sampled_from(EMAILS))
+        def pay_in_another_tab(self, email):
+            self.pay(email)
+
+        @rule(email=st.sampled_from(EMAILS))
+        def cancel(self, email):
+            registration = self.registration(email)
+            if registration is not None:
+                self.request("post", registration.get_manage_url(), {"confirm": "on"})
+
+        @rule(email=st.sampled_from(EMAILS), part=st.sampled_from([None, Decimal("10.00")]))
+        def admin_refunds(self, email, part):
+            registration = self.registration(email)
+            if registration is None:
+                return
+            try:
+                with capture(execute=True):
+                    refund_registration(registration, part, user=admin_user)
+            except (RefundFailed, money.WorkerCrash):
+                pass
+
+        @rule(fault=st.sampled_from(FAULTS), count=st.integers(1, 3), gateway=st.sampled_from(("payflow", "nvp")))
+        def the_network_fails(self, fault, count, gateway):
+            (payflow if gateway == "payflow" else nvp).faults.inject(*[fault] * count)
+
+        @rule()
+        def a_worker_will_be_killed(self):
+            crash.armed = True
+
+        @rule()
+        def holds_run_out(self):
+            Registration.objects.filter(page=page, status=RegistrationStatus.PENDING).update(
+                hold_expires_at=timezone.now() - timedelta(seconds=1)
+            )
+
+        @rule(later_minutes=st.sampled_from([0, 90]))
+        def sweep(self, later_minutes):
+            try:
+                with capture(execute=True):
+                    check_stale_payments(now=timezone.now() + timedelta(minutes=later_minutes))
+            except money.WorkerCrash:
+                pass
+
+        @invariant()
+        def the_money_agrees(self):
+            figures["steps"] += 1
+            problems = money_disagreements(simulators, sweeper_pending_ok=True)
+            assert not problems, problems
+
+    MoneyMachine.TestCase.settings = hypothesis_settings(
+        max_examples=EXAMPLES,
+        stateful_step_count=STEPS,
+        deadline=None,
+        derandomize=os.environ.get("CI") is not None,
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        run_state_machine_as_test(MoneyMachine, settings=MoneyMachine.TestCase.settings)
+    finally:
+        money.crash_points["after_gateway"].remove(crash)
+
+
+def test_random_sequences_keep_the_gateways_and_the_database_in_agreement(
+    client,
+    django_capture_on_commit_callbacks,
+    make_session,
+    training_settings,
+    admin_user,
+    gateway_variants,
+    payflow_simulator,
+    nvp_simulator,
+    settings,
+):
+    from tests.registration_helpers import offer_methods
+
+    settings.WAGTAIL_TRAINING_PAY_REGISTRATION_RATE_LIMIT = "100000/h"  # one client registers many times
+    payflow_simulator.faults.delay = 0.5
+    nvp_simulator.faults.delay = 0.5
+    offer_methods(training_settings, **{"payflow-direct": "Card", "express": "PayPal"})
+    page = make_session(capacity=1)
+    started = time.monotonic()
+    run_sequences(client, django_capture_on_commit_callbacks, page, admin_user, (payflow_simulator, nvp_simulator))
+    elapsed = time.monotonic() - started
+    print(
+        f"\nstateful money test: {figures['sequences']} sequences, {figures['steps']} steps checked, "
+        f"{figures['payments']} payments and {figures['movements']} money movements made, {elapsed:.1f} s"
+    )
+    assert figures["sequences"] >= 1
