@@ -5,7 +5,8 @@
 2. Per payment of a simulated gateway, what the simulator's books hold (captured minus refunded) equals what
    the database says (``captured_amount``), unless the site already knows they may differ: a movement still
    open (its answer is being learnt) or the payment marked "needs attention".
-3. Every confirmed registration is paid (its paying payment holds money), free, or confirmed by hand.
+3. Every confirmed registration is paid (its paying payment holds money), free, or confirmed by hand, and
+   no payment of a registration but its paying one holds money (duplicates and late payments are refunded).
 4. Every cancelled, expired or refunded registration holds no money: none in any payment but its paying one,
    and in that one at most what the cancellation policy keeps.
 
@@ -148,11 +149,29 @@ def money_disagreements(simulators=(), *, sweeper_pending_ok=False):
                 )["total"] or Decimal(0)
                 still_held = payment.captured_amount - pending
                 allowed = kept if payment.pk == registration.paid_by_id else Decimal(0)
-                if still_held > allowed and not payment.needs_attention:
+                pending_sweep = sweeper_pending_ok and _sweeper_will_ask(payment)
+                if still_held > allowed and not payment.needs_attention and not pending_sweep:
                     problems.append(
                         f"registration {registration.pk} is {registration.status} but payment {payment.pk} "
                         f"still holds {still_held} (at most {allowed} may be kept)"
                     )
+        # Whatever its status, money in a payment that does not pay for the registration (a duplicate, a second
+        # tab, a late payment) goes back: no paid money is left without a registration or a refund.
+        for payment in (
+            payments if registration.status in (RegistrationStatus.CONFIRMED, "pending", "waitlisted") else ()
+        ):
+            if payment.pk == registration.paid_by_id or payment.needs_attention:
+                continue
+            if sweeper_pending_ok and _sweeper_will_ask(payment):
+                continue
+            pending = payment.movements.filter(kind="refund", state__in=OPEN_MOVEMENT_STATES).aggregate(
+                total=Sum("amount")
+            )["total"] or Decimal(0)
+            if payment.captured_amount - pending > 0:
+                problems.append(
+                    f"registration {registration.pk} ({registration.status}): payment {payment.pk} pays for "
+                    f"nothing and still holds {payment.captured_amount - pending}"
+                )
     return problems
 
 
