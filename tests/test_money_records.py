@@ -259,3 +259,55 @@ def test_the_money_invariant_sees_a_gateway_refund_the_site_never_recorded(paid_
     ]
     money.flag_payment(payment, "Refunded in PayPal Manager by hand")  # what the invariant then accepts
     assert money_disagreements([payflow_simulator]) == []
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_after_the_gateway_refunded_is_finished_by_two_sweepers_at_once_once(
+    paid_by_card, payflow_simulator, admin_user
+):
+    """The gateway refunded 20, the worker died before writing it: the movement stays "sent" (committed before
+    the gateway was asked); two sweepers at once send it again with its key: recorded once, refunded once."""
+    import threading
+
+    from django.db import connection
+
+    def killed(movement):
+        raise money.WorkerCrash("killed")
+
+    money.crash_points["after_gateway"] = [killed]
+    try:
+        with pytest.raises(money.WorkerCrash):
+            refund_registration(paid_by_card, Decimal("20.00"), user=admin_user)
+    finally:
+        money.crash_points.pop("after_gateway")
+    (movement,) = MoneyMovement.objects.filter(kind="refund")
+    assert movement.state == "sent"
+    assert sum(payflow_holdings(payflow_simulator).values()) == Decimal("25.00")  # the gateway did refund
+    assert paid_by_card.paid_by.refunded_amount == 0
+
+    later = timezone.now() + timedelta(minutes=5)
+    barrier, errors = threading.Barrier(2), []
+
+    def sweeper():
+        try:
+            barrier.wait()
+            check_stale_payments(now=later)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweeper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    movement.refresh_from_db()
+    payment = Payment.objects.get(pk=movement.payment_id)
+    assert movement.state == "done"
+    assert (payment.captured_amount, payment.refunded_amount) == (Decimal("25.00"), Decimal("20.00"))
+    assert len([e for e in payflow_simulator.entries("C") if not e["duplicate"]]) == 1
+    assert sum(payflow_holdings(payflow_simulator).values()) == Decimal("25.00")

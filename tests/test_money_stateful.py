@@ -254,6 +254,7 @@ def test_random_sequences_keep_the_gateways_and_the_database_in_agreement(
     elapsed = time.monotonic() - started
     print(
         f"\nstateful money test: {figures['sequences']} sequences, {figures['steps']} steps checked, "
-        f"{figures['payments']} payments and {figures['movements']} money movements made, {figures['two tabs']} times two tabs paid, {elapsed:.1f} s"
+        f"{figures['payments']} payments and {figures['movements']} money movements made, "
+        f"{figures['two tabs']} times two tabs paid, {elapsed:.1f} s"
     )
     assert figures["sequences"] >= 1
