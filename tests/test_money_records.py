@@ -241,10 +241,14 @@ def test_a_confirmation_lost_to_an_smtp_outage_is_sent_by_the_sweeper_once(
     assert OutageBackend.sent == [] and OutageBackend.refused == 1
 
     assert sweep()["emails"] == 0  # still down: still owed
+    registration.refresh_from_db()
+    assert registration.confirmation_sent_at is None
     OutageBackend.down = False
     assert sweep()["emails"] == 1
     assert sweep()["emails"] == 0
     assert [message.to for message in OutageBackend.sent] == [["ada@example.com"]]
+    registration.refresh_from_db()
+    assert registration.confirmation_sent_at is not None
 
 
 def test_the_money_invariant_sees_a_gateway_refund_the_site_never_recorded(paid_by_card, payflow_simulator):

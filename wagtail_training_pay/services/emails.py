@@ -58,8 +58,11 @@ def build_confirmation(owed):
     registration = Registration.objects.select_related("page").filter(pk=owed.object_id).first()
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
         return None
-    Registration.objects.filter(pk=registration.pk).update(confirmation_sent_at=timezone.now())
-    return build_email(registration, "confirmation", with_calendar=True)
+    message = build_email(registration, "confirmation", with_calendar=True)
+    message.after_sent = lambda: Registration.objects.filter(pk=registration.pk).update(
+        confirmation_sent_at=timezone.now()
+    )
+    return message
 
 
 def build_registration_email(owed):

@@ -6,7 +6,8 @@ SMTP outage or a crash. A row is marked sent after the message went out; owing t
 (same ``dedupe_key``) records it once, so a recipient gets each email once.
 
 Any feature adds its own kinds: ``register_email_kind(kind, build)`` where ``build(owed_email)`` returns an
-``EmailMessage`` for the row's ``related_object`` and ``recipient``, or ``None`` when it is no longer due.
+``EmailMessage`` for the row's ``related_object`` and ``recipient``, or ``None`` when it is no longer due; an
+``after_sent`` callable set on the message runs once it went out (in the row's transaction).
 """
 
 import logging
@@ -90,6 +91,9 @@ def send_owed_email(email_id=None, *, dedupe_key=None):
         owed.state = OwedEmailState.SENT
         owed.sent_at = timezone.now()
         owed.save(update_fields=["state", "sent_at", "attempts"])
+        after_sent = getattr(message, "after_sent", None)  # a builder's bookkeeping, once the message went out
+        if after_sent is not None:
+            after_sent()
         return True
 
 
