@@ -177,7 +177,10 @@ def test_payments_needing_attention_are_stale_ones_fraud_reviews_and_late_refund
     Registration.objects.filter(first_name="Alan").update(late_payment_refunded=True)
     client.force_login(manager)
     dashboard = client.get(reverse("wagtailadmin_home")).content.decode()
-    assert "3 payments need attention (1 pending too long, 1 in fraud review, 1 late payments refunded)" in dashboard
+    assert (
+        "3 payments need attention (1 pending too long, 1 in fraud review, 1 late payments refunded, "
+        "0 disagreeing with the gateway)"
+    ) in dashboard
     for reason, name in (("stale", "Barbara"), ("fraud", "Grace"), ("late_refund", "Alan")):
         response = client.get(reverse("training_payments:index"), {"attention": reason})
         assert [p.registration.first_name for p in response.context["object_list"]] == [name]

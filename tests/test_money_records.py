@@ -315,3 +315,25 @@ def test_a_worker_killed_after_the_gateway_refunded_is_finished_by_two_sweepers_
     assert (payment.captured_amount, payment.refunded_amount) == (Decimal("25.00"), Decimal("20.00"))
     assert len([e for e in payflow_simulator.entries("C") if not e["duplicate"]]) == 1
     assert sum(payflow_holdings(payflow_simulator).values()) == Decimal("25.00")
+
+
+def test_the_admin_shows_a_payments_movements_and_its_disagreement_with_the_gateways_answer(
+    client, paid_by_card, payflow_simulator, admin_user, sweep
+):
+    from django.urls import reverse
+
+    payflow_simulator.settle()  # the nightly batch ran: the card can still be credited
+    payflow_simulator.faults.inject("result:105", "result:105", "result:105")
+    learner_cancels = client.post(paid_by_card.get_manage_url(), {"confirm": "on"}, follow=True)
+    assert "Your refund could not be completed yet" in learner_cancels.content.decode()
+    payment = Payment.objects.get(pk=paid_by_card.paid_by_id)
+    assert payment.needs_attention and "105" in payment.gateway_answer
+
+    client.force_login(admin_user)
+    listing = client.get(reverse("training_payments:index"), {"attention": "disagreement"})
+    assert [p.pk for p in listing.context["object_list"]] == [payment.pk]
+    page = client.get(reverse("training_payments:inspect", args=[payment.pk])).content.decode()
+    assert "The gateway refused a refund of 45.00" in page
+    assert "Credit error" in page  # the gateway's answer
+    assert page.count("<td>Refund</td>") == 1 and "<td>Failed</td>" in page and "<td>Sale</td>" in page
+    assert "1 payment needs attention" in client.get(reverse("wagtailadmin_home")).content.decode()
