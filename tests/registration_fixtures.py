@@ -22,3 +22,15 @@ def confirmed(learner_client, paid_session):
     assert registration.status == RegistrationStatus.CONFIRMED
     mail.outbox.clear()
     return registration
+
+
+@pytest.fixture
+def sweep(django_capture_on_commit_callbacks):
+    """Run the sweeper as cron would, its commits (refunds, emails) included."""
+    from wagtail_training_pay.services.stale_payments import check_stale_payments
+
+    def run():
+        with django_capture_on_commit_callbacks(execute=True):
+            return check_stale_payments()
+
+    return run

@@ -15,7 +15,6 @@ from payments import PaymentStatus
 from tests.money_invariant import express_holdings, money_disagreements, payflow_holdings
 from tests.registration_helpers import (
     card_data,
-    commit_after_each_request,
     offer_methods,
     pay_step,
     register,
@@ -34,17 +33,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")
 
 
 @pytest.fixture
-def learner(client, django_capture_on_commit_callbacks):
-    return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-@pytest.fixture
-def sweep(django_capture_on_commit_callbacks):
-    def run():
-        with django_capture_on_commit_callbacks(execute=True):
-            return check_stale_payments()
-
-    return run
+def learner(learner_client):
+    return learner_client
 
 
 def switch_method(client, registration, variant):

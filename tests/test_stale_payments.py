@@ -22,7 +22,6 @@ from tests.registration_helpers import (
 from tests.simulators.payer import approve_at_paypal, pay_on_hosted_page, site_path
 from tests.simulators.payflow import parse_payflow
 from wagtail_training_pay.models import Payment, Registration, RegistrationStatus
-from wagtail_training_pay.services.stale_payments import check_stale_payments
 from wagtail_training_pay.tasks import check_stale_payments_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
@@ -31,17 +30,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")
 @pytest.fixture
 def commit_callbacks(client, django_capture_on_commit_callbacks):
     return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-@pytest.fixture
-def sweep(django_capture_on_commit_callbacks):
-    """Run the sweeper as cron would, its commits (refunds, emails) included."""
-
-    def run():
-        with django_capture_on_commit_callbacks(execute=True):
-            return check_stale_payments()
-
-    return run
 
 
 def start_paying(client, page, training_settings, variant):
