@@ -79,4 +79,5 @@ def test_registering_and_confirming_cost_the_same_queries_whatever_the_number_of
             bench_rows[f"{kind}, 0 registrations"]["plugin_queries"]
             == bench_rows[f"{kind}, 50 registrations"]["plugin_queries"]
         )
-    assert bench_rows["confirmation callback, 0 registrations"]["plugin_queries"] <= 12
+    # 13 since issue 14: the sale's money record and the owed confirmation email are written with the confirmation.
+    assert bench_rows["confirmation callback, 0 registrations"]["plugin_queries"] <= 13

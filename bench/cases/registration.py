@@ -128,7 +128,7 @@ def run(report, rounds):
             None,
             measure,
             [
-                ("queries <= 12", measure.query_count <= 12),
+                ("queries <= 13", measure.query_count <= 13),
                 (
                     "same queries with 0 and N registrations",
                     callbacks[0].query_count == callbacks[many].query_count,

@@ -88,7 +88,13 @@ def record_sale_if_new(payment):
     """
     if payment.status != PaymentStatus.CONFIRMED:
         return None
-    if payment.movements.filter(kind__in=INCOMING_KINDS).exclude(state=MovementState.FAILED).exists():
+    # A done sale or capture is always in the totals, so a payment holding nothing and never refunded has none:
+    # the settlement path, hot, skips the query then.
+    holds_something = payment.captured_amount or payment.refunded_amount
+    if (
+        holds_something
+        and payment.movements.filter(kind__in=INCOMING_KINDS).exclude(state=MovementState.FAILED).exists()
+    ):
         return None
     amount = payment.captured_amount if payment.captured_amount and not payment.refunded_amount else payment.total
     movement = record_movement(
