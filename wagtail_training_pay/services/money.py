@@ -16,6 +16,7 @@ A worker killed between 2 and 3 leaves the movement ``sent``; the sweeper treats
 written here, from the movements, so every reader (reports, the pay-per-use gate) sees the records.
 """
 
+import contextvars
 import logging
 from decimal import Decimal
 from functools import partial
@@ -40,6 +41,10 @@ CENT = Decimal("0.01")
 class WorkerCrash(BaseException):
     """Raised at a crash point by the test suite to act out a worker killed there (never in production)."""
 
+
+#: Payments whose capture is being sent in this thread: a provider may confirm the payment (and so settle it)
+#: before the capture is recorded done; that confirmation is the capture, not a sale.
+_capturing = contextvars.ContextVar("wagtail_training_pay_capturing", default=frozenset())
 
 #: name -> callbacks run at that point of ``send_movement``; the test suite registers crashes here.
 crash_points = {}
@@ -86,7 +91,7 @@ def record_sale_if_new(payment):
 
     Called with the payment row locked by every settlement (``payment_flow.settle_payment``).
     """
-    if payment.status != PaymentStatus.CONFIRMED:
+    if payment.status != PaymentStatus.CONFIRMED or payment.pk in _capturing.get():
         return None
     # A done sale or capture is always in the totals, so a payment holding nothing and never refunded has none:
     # the settlement path, hot, skips the query then.
@@ -230,7 +235,11 @@ def _ask_gateway(payment, movement):
                 return f"refunded {refunded}"
             return "refunded"
         if movement.kind == MovementKind.CAPTURE:
-            captured = provider.capture(payment, movement.amount)
+            token = _capturing.set(_capturing.get() | {payment.pk})
+            try:
+                captured = provider.capture(payment, movement.amount)
+            finally:
+                _capturing.reset(token)
             return f"captured {captured}" if captured is not None else "captured"
         if movement.kind == MovementKind.VOID:
             provider.release(payment)
