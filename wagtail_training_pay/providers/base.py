@@ -228,3 +228,8 @@ class PayPalClassicProvider(BasicProvider):
     def cancel(self, payment):
         """A payment not yet paid holds nothing at the gateway: tokens simply expire."""
         return None
+
+
+def pending_at_gateway(payment):
+    """What the gateway reported while the payment waits for it (``{"reason": ..., ...}``), or ``None``."""
+    return None
