@@ -15,6 +15,7 @@ from payments import PaymentStatus, RedirectNeeded
 
 from tests.registration_helpers import commit_after_each_request, offer_methods, pay_step, register, registration_for
 from tests.simulators.payer import approve_at_paypal, site_path
+from tests.test_payment_methods_in_flows import draft_session, go_to_paypal  # noqa: F401, F811 (fixture)
 from wagtail_training_pay.models import Payment, RegistrationStatus
 from wagtail_training_pay.providers.base import pending_at_gateway
 from wagtail_training_pay.services.registrations import seats_left
@@ -121,7 +122,7 @@ def test_the_sweeper_keeps_a_pending_payment_then_confirms_it_once_completed(cli
 def test_the_sweeper_fails_a_pending_payment_paypal_did_not_settle(client, nvp_simulator, outcome):
     payment = make_payment()
     client.get(site_path(approve_at_paypal(redirect_of(payment), funding="echeck")))
-    nvp_simulator.set_status(payment.transaction_id, outcome)
+    nvp_simulator.set_status(refreshed(payment).transaction_id, outcome)
     sweep()
     payment = refreshed(payment)
     assert payment.status == PaymentStatus.REJECTED
@@ -162,7 +163,7 @@ def pay_by_echeck(learner_client, page, training_settings):
 
 
 def test_a_learner_paying_by_echeck_is_told_it_is_pending_and_keeps_the_seat(
-    learner_client, make_session, training_settings, nvp_simulator
+    learner_client, make_session, training_settings, nvp_simulator, django_capture_on_commit_callbacks
 ):
     page = make_session(fee=Decimal("45.00"), capacity=1)
     registration, done = pay_by_echeck(learner_client, page, training_settings)
@@ -189,7 +190,8 @@ def test_a_learner_paying_by_echeck_is_told_it_is_pending_and_keeps_the_seat(
     registration.refresh_from_db()
     assert registration.status == RegistrationStatus.PENDING
     nvp_simulator.set_status(Payment.objects.get(registration=registration).transaction_id, "Completed")
-    sweep()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()
     registration.refresh_from_db()
     assert registration.status == RegistrationStatus.CONFIRMED
     assert len(mail.outbox) == 1
@@ -207,3 +209,32 @@ def test_a_learner_whose_echeck_bounces_loses_the_hold_and_sees_it_failed(
     assert seats_left(page) == 1
     manage = learner_client.get(f"/training/registration/{registration.token}/").content.decode()
     assert "PayPal did not accept the payment" in manage
+
+
+# -- a host's pay-per-use charge -----------------------------------------------------------------
+
+
+def test_a_host_paying_by_echeck_goes_live_only_once_paypal_completes_it(
+    draft_session,  # noqa: F811 (the fixture imported above)
+    admin_client,
+    nvp_simulator,
+    django_capture_on_commit_callbacks,
+):
+    from wagtail_training_pay.models import TrainingSessionPage, UsageCharge, UsageChargeStatus
+
+    redirect = go_to_paypal(admin_client, draft_session)
+    back = admin_client.get(site_path(approve_at_paypal(redirect, funding="echeck")))
+    admin_client.get(back["Location"], follow=True)
+    charge = UsageCharge.objects.get(page=draft_session)
+    payment = Payment.objects.get(usage_charge=charge)
+    assert (charge.status, payment.status) == (UsageChargeStatus.PENDING, PaymentStatus.WAITING)
+    assert not TrainingSessionPage.objects.get(pk=draft_session.pk).live
+
+    sweep()
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.WAITING
+    nvp_simulator.set_status(payment.transaction_id, "Completed")
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep()
+    charge.refresh_from_db()
+    assert charge.status == UsageChargeStatus.PAID
+    assert TrainingSessionPage.objects.get(pk=draft_session.pk).live

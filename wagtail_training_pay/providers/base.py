@@ -14,6 +14,7 @@ from decimal import Decimal
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentError
 from payments.core import BasicProvider
@@ -230,6 +231,43 @@ class PayPalClassicProvider(BasicProvider):
         return None
 
 
+# -- a payment the gateway holds --------------------------------------------------------------------
+#
+# PayPal may take money without settling it at once: an Express Checkout eCheck or review ("Pending"),
+# a Payflow sale held by the fraud filters (RESULT 126/127). Such a payment keeps django-payments'
+# status ``waiting`` and carries ``attrs.gateway_pending``; the stale-payment sweeper asks the gateway
+# about it through the provider's ``check_status`` until the gateway settles it one way or the other.
+
+#: ``check_status`` answer: the gateway still holds the payment (pending, under review); ask again later.
+STILL_PENDING = "pending"
+
+
 def pending_at_gateway(payment):
-    """What the gateway reported while the payment waits for it (``{"reason": ..., ...}``), or ``None``."""
-    return None
+    """What the gateway reported while it holds the payment (``{"reason": ..., "since": ...}``), or ``None``."""
+    if not payment.extra_data:
+        return None
+    return getattr(payment.attrs, "gateway_pending", None) or None
+
+
+def mark_pending_at_gateway(payment, reason, **details):
+    """Record (unsaved) that the gateway holds the payment for ``reason`` (``echeck``, ``fraud review``...)."""
+    current = pending_at_gateway(payment) or {}
+    payment.attrs.gateway_pending = {
+        "reason": str(reason),
+        "since": current.get("since") or timezone.now().isoformat(),
+        **{key: str(value) for key, value in details.items()},
+    }
+
+
+def end_pending_at_gateway(payment, outcome):
+    """Record (unsaved) how the gateway settled a payment it held: ``completed``, ``denied``, ``rejected``..."""
+    held = pending_at_gateway(payment)
+    payment.attrs.gateway_pending = None
+    if held:
+        payment.attrs.gateway_outcome = {**held, "outcome": str(outcome), "at": timezone.now().isoformat()}
+
+
+def refused_after_pending(payment):
+    """The gateway held the payment, then refused it (an eCheck that bounced, a review rejected)."""
+    outcome = getattr(payment.attrs, "gateway_outcome", None) if payment.extra_data else None
+    return bool(outcome) and outcome.get("outcome") != "completed"

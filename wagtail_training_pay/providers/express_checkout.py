@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
 
 from .base import (
+    STILL_PENDING,
     GatewayConfigurationError,
     GatewayDeclined,
     GatewayError,
@@ -33,8 +34,11 @@ from .base import (
     GatewayUnavailable,
     MalformedResponse,
     PayPalClassicProvider,
+    end_pending_at_gateway,
     format_amount,
+    mark_pending_at_gateway,
     operation_key,
+    pending_at_gateway,
     redact,
 )
 
@@ -49,10 +53,23 @@ CONFIGURATION = frozenset({10002, 10006, 10007, 10008, 10501, 10605})
 SEND_BACK = frozenset({10486, 10422, 10485})
 #: Declined: the payer should use another payment method.
 DECLINED = frozenset({10417, 11084, 10537, 10538, 10539, 11611})
+#: Times the payer is sent back to PayPal to choose another funding source (10486, 10422) before the
+#: payment is given up and another payment method offered.
+MAX_SEND_BACK = 3
 TOKEN_EXPIRED = 10411
 ALREADY_COMPLETED = 10415
 DUPLICATE_REQUEST = 11607
 FRAUD_REVIEW = 11610
+
+#: PAYMENTSTATUS values (DoExpressCheckoutPayment's PAYMENTINFO_n_PAYMENTSTATUS, GetTransactionDetails'
+#: PAYMENTSTATUS): the money reached the merchant...
+COMPLETED_STATUSES = frozenset({"Completed", "Processed", "Completed-Funds-Held"})
+#: ... PayPal still holds it (an eCheck clearing, a review: "In-Progress" is not a rejection) ...
+OPEN_STATUSES = frozenset({"Pending", "In-Progress"})
+#: ... or it never will.
+FAILED_STATUSES = frozenset({"Denied", "Reversed", "Failed", "Expired", "Voided"})
+#: PENDINGREASON values of an authorization, captured later: not a payment PayPal holds.
+AUTHORIZATION_REASONS = frozenset({"authorization", "order"})
 
 #: PayPal keeps an Express Checkout token three hours; reuse it a little less.
 TOKEN_REUSE = timedelta(hours=2, minutes=30)
@@ -180,6 +197,9 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         self.check_currency(payment)
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
             raise RedirectNeeded(payment.get_success_url())
+        if pending_at_gateway(payment):
+            # Paid, not yet settled at PayPal: never a second checkout for the same payment.
+            raise RedirectNeeded(payment.get_success_url())
         if payment.status == PaymentStatus.WAITING:
             payment.change_status(PaymentStatus.INPUT)
         raise RedirectNeeded(self.approval_page(self.checkout_token(payment)))
@@ -243,6 +263,8 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             return HttpResponseBadRequest("Unknown token")
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
             return HttpResponseRedirect(payment.get_success_url())
+        if pending_at_gateway(payment):
+            return HttpResponseRedirect(payment.get_success_url())  # a reload: the sweeper learns the outcome
         if request.GET.get("ec") == "cancel":
             logger.info("%s payment %s: the payer cancelled at PayPal.", self.label, payment.pk)
             return HttpResponseRedirect(payment.get_failure_url())
@@ -282,11 +304,33 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             "PAYMENTREQUEST_0_PAYMENTACTION": self.payment_action,
             "PAYMENTREQUEST_0_INVNUM": str(payment.token),
         }
-        done = self.call("DoExpressCheckoutPayment", params, msgsubid=operation_key(payment, "express", token))
+        # One MSGSUBID per attempt: a retry after no answer (same attempt) gets PayPal's stored answer
+        # back; an attempt after a definite answer (10486: the payer chose another funding source) is a
+        # new request and gets a new id, or PayPal would replay the failure.
+        attempt = int(state.get("attempts", 0)) + 1
+        key = getattr(payment, "movement_key", None) or operation_key(payment, "express", token, attempt)
+        done = self.call("DoExpressCheckoutPayment", params, msgsubid=key)
         codes = set(error_codes(done))
         if succeeded(done) or (DUPLICATE_REQUEST in codes and done.get("PAYMENTINFO_0_TRANSACTIONID")):
             return self.apply_completed(payment, state, done, prefix="PAYMENTINFO_0_")
+        state["attempts"] = attempt
+        payment.attrs.express_checkout = state
+        payment.save(update_fields=["extra_data"])
         if codes & SEND_BACK:
+            if attempt >= MAX_SEND_BACK:
+                logger.warning(
+                    "%s payment %s: PayPal refused %s funding sources in a row (%s); the payer is offered "
+                    "another payment method.",
+                    self.label,
+                    payment.pk,
+                    attempt,
+                    sorted(codes),
+                )
+                state["spent"] = True
+                payment.attrs.express_checkout = state
+                payment.save(update_fields=["extra_data"])
+                payment.change_status(PaymentStatus.REJECTED, message=f"PayPal {sorted(codes)} {attempt} times")
+                return HttpResponseRedirect(payment.get_failure_url())
             logger.info("%s payment %s: PayPal asks to send the payer back (%s).", self.label, payment.pk, codes)
             return HttpResponseRedirect(self.approval_page(token))
         if ALREADY_COMPLETED in codes:
@@ -305,47 +349,103 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         return HttpResponseRedirect(payment.get_failure_url())
 
     def apply_completed(self, payment, state, fields, *, prefix):
+        """Record what DoExpressCheckoutPayment (``PAYMENTINFO_0_``) or GetExpressCheckoutDetails
+        (``PAYMENTREQUEST_0_``) says of the checkout's transaction.
+
+        GetExpressCheckoutDetails names the transaction but carries no payment status: the status then
+        comes from GetTransactionDetails, never from a guess.
+        """
         transaction_id = fields.get(f"{prefix}TRANSACTIONID", "")
         payment_status = fields.get(f"{prefix}PAYMENTSTATUS", "")
-        pending_reason = fields.get(f"{prefix}PENDINGREASON", "").lower()
+        pending_reason = fields.get(f"{prefix}PENDINGREASON", "")
         if not payment_status:
-            # Recovered from GetExpressCheckoutDetails, which does not repeat the status.
-            payment_status = "Completed" if self._capture else "Pending"
-            pending_reason = pending_reason or ("" if self._capture else "authorization")
+            details = self.transaction_details(transaction_id)
+            payment_status, pending_reason = details.get("PAYMENTSTATUS", ""), details.get("PENDINGREASON", "")
         state["spent"] = True
         payment.attrs.express_checkout = state
         payment.attrs.paypal_payment_action = self.payment_action
-        payment.transaction_id = transaction_id
-        if payment_status in ("Completed", "Processed", "Completed-Funds-Held"):
-            status, captured = PaymentStatus.CONFIRMED, payment.total
-        elif payment_status == "Pending" and pending_reason in ("authorization", "order"):
-            status, captured = PaymentStatus.PREAUTH, Decimal(0)
-        elif payment_status == "Pending":
-            status, captured = PaymentStatus.WAITING, Decimal(0)
-            if pending_reason == "paymentreview" or FRAUD_REVIEW in error_codes(fields):
-                payment.change_fraud_status(FraudStatus.REVIEW, message=pending_reason, commit=False)
-        else:
-            status, captured = PaymentStatus.REJECTED, Decimal(0)
-        payment.fraud_status = payment.fraud_status if status == PaymentStatus.WAITING else FraudStatus.ACCEPT
-        self.record_capture(payment, captured, transaction_id=transaction_id, fraud_status=payment.fraud_status)
-        payment.change_status(status, message=f"PayPal: {payment_status} {pending_reason}".strip())
-        logger.info("%s payment %s: %s (%s).", self.label, payment.pk, payment_status, transaction_id)
-        if status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH):
+        self.apply_status(payment, transaction_id, payment_status, pending_reason, error_codes(fields))
+        if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH) or pending_at_gateway(payment):
             return HttpResponseRedirect(payment.get_success_url())
         return HttpResponseRedirect(payment.get_failure_url())
+
+    def transaction_details(self, transaction_id):
+        """GetTransactionDetails: PayPal's current ``PAYMENTSTATUS`` and ``PENDINGREASON`` of a transaction."""
+        details = self.call("GetTransactionDetails", {"TRANSACTIONID": transaction_id})
+        if not succeeded(details):
+            self.raise_for_errors(details, "GetTransactionDetails")
+        return details
+
+    def apply_status(self, payment, transaction_id, payment_status, pending_reason, codes=()):
+        """Apply a transaction's PAYMENTSTATUS to the payment; a status not known to mean money confirms nothing."""
+        reason = (pending_reason or "").lower()
+        reason = "" if reason == "none" else reason
+        payment.transaction_id = transaction_id
+        captured = Decimal(0)
+        if payment_status in COMPLETED_STATUSES:
+            status, captured = PaymentStatus.CONFIRMED, payment.total
+            payment.fraud_status = FraudStatus.ACCEPT
+            end_pending_at_gateway(payment, "completed")
+        elif payment_status == "Pending" and reason in AUTHORIZATION_REASONS:
+            status = PaymentStatus.PREAUTH
+            payment.fraud_status = FraudStatus.ACCEPT
+        elif payment_status in FAILED_STATUSES:
+            status = PaymentStatus.REJECTED
+            if pending_at_gateway(payment) and payment.fraud_status == FraudStatus.REVIEW:
+                payment.fraud_status = FraudStatus.REJECT
+            end_pending_at_gateway(payment, payment_status.lower())
+        else:
+            if payment_status not in OPEN_STATUSES:
+                logger.error(
+                    "%s payment %s: PayPal reports status %r for %s; left waiting, not confirmed.",
+                    self.label,
+                    payment.pk,
+                    payment_status,
+                    transaction_id,
+                )
+            status = PaymentStatus.WAITING
+            mark_pending_at_gateway(
+                payment,
+                reason or payment_status.lower() or "unknown",
+                status=payment_status,
+                transaction=transaction_id,
+            )
+            if reason == "paymentreview" or FRAUD_REVIEW in codes:
+                payment.fraud_status = FraudStatus.REVIEW
+        self.record_capture(payment, captured, transaction_id=transaction_id, fraud_status=payment.fraud_status)
+        if status != payment.status or status == PaymentStatus.WAITING:
+            payment.change_status(status, message=f"PayPal: {payment_status} {reason}".strip())
+        logger.info("%s payment %s: %s %s (%s).", self.label, payment.pk, payment_status, reason, transaction_id)
 
     def get_token_from_request(self, payment, request):
         """PayPal returns to each payment's own process URL; the per-variant URL is not used."""
         return None
 
     def check_status(self, payment):
-        """Ask PayPal what became of an unfinished checkout (the stale-payment sweeper calls this).
+        """Ask PayPal what became of an unfinished payment; the stale-payment sweeper calls this.
 
-        A checkout PayPal completed (the payer's return never reached the site) is applied to the
-        payment; one the payer never finished, or whose token expired, was never paid. Returns True
-        (PayPal always knows); raises ``GatewayError`` when PayPal could not be asked now.
-        Nothing here moves money: a checkout the payer approved but the site never completed stays unpaid.
+        This is the one place where the provider learns PayPal's truth about a payment it does not
+        know the end of:
+
+        * a payment PayPal holds (``Pending``: an eCheck, a review...) is looked up with
+          GetTransactionDetails and confirmed once ``Completed``, rejected once ``Denied``,
+          ``Reversed``, ``Failed``...; ``Pending`` and ``In-Progress`` leave it waiting;
+        * a checkout whose return never reached the site is found with GetExpressCheckoutDetails
+          and its transaction's status asked as above.
+
+        Returns ``STILL_PENDING`` when PayPal still holds the payment (ask again later: do not
+        cancel it), ``True`` when PayPal answered (the payment then carries PayPal's outcome; one
+        still waiting without ``STILL_PENDING`` was never paid). Raises ``GatewayError`` when PayPal
+        could not be asked now (try again later). Nothing here moves money.
         """
+        if pending_at_gateway(payment) and payment.transaction_id:
+            details = self.transaction_details(payment.transaction_id)
+            if not self.details_match(payment, details):
+                return True
+            self.apply_status(
+                payment, payment.transaction_id, details.get("PAYMENTSTATUS", ""), details.get("PENDINGREASON", "")
+            )
+            return STILL_PENDING if pending_at_gateway(payment) else True
         state = self.checkout_state(payment)
         if not state.get("token"):
             return True  # the payer never went to PayPal
@@ -356,14 +456,25 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             self.raise_for_errors(details, "GetExpressCheckoutDetails")
         completed = details.get("CHECKOUTSTATUS") == "PaymentActionCompleted"
         if completed and details.get("PAYMENTREQUEST_0_TRANSACTIONID"):
-            amount = details.get("PAYMENTREQUEST_0_AMT")
-            currency = details.get("PAYMENTREQUEST_0_CURRENCYCODE")
-            if amount is None or Decimal(amount) != payment.total or currency != payment.currency:
-                logger.error("%s payment %s: PayPal holds %s %s.", self.label, payment.pk, amount, currency)
-                payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
+            if not self.details_match(payment, details, prefix="PAYMENTREQUEST_0_"):
                 return True
             self.apply_completed(payment, state, details, prefix="PAYMENTREQUEST_0_")
-        return True
+        return STILL_PENDING if pending_at_gateway(payment) else True
+
+    def details_match(self, payment, details, prefix=""):
+        """PayPal's amount and currency are the payment's; otherwise the payment is an error for the admin."""
+        amount = details.get(f"{prefix}AMT")
+        currency = details.get(f"{prefix}CURRENCYCODE")
+        try:
+            matches = amount is not None and Decimal(amount) == payment.total and currency == payment.currency
+        except InvalidOperation:
+            matches = False
+        if not matches:
+            logger.error("%s payment %s: PayPal holds %s %s.", self.label, payment.pk, amount, currency)
+            end_pending_at_gateway(payment, "mismatch")
+            payment.save(update_fields=["extra_data"])
+            payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
+        return matches
 
     # -- after the payment ------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from payments.core import provider_factory
 from ..conf import app_settings
 from ..models import Payment
 from ..payment_flow import settle_payment
+from ..providers.base import STILL_PENDING
 from .pay_per_use import retry_surplus_refunds
 from .registrations import PROVIDER_ERRORS, release_expired_holds
 
@@ -45,10 +46,12 @@ def check_stale_payments(now=None):
 
     Returns the counts: ``checked`` (the provider answered), ``cancelled``, ``settled`` (an
     authorization captured or released again), ``unreachable`` (left for the next run),
-    ``skipped`` (another sweeper holds it), ``expired`` holds, ``refunded`` payments of learners, and
+    ``skipped`` (another sweeper holds it), ``pending`` (the gateway still holds the money: an eCheck
+    clearing, a fraud review; left waiting, its seat still held), ``expired`` holds, ``refunded``
+    payments of learners, and
     ``host_refunded``: hosts' payments nobody needed whose refund the gateway had refused.
     """
-    counts = dict.fromkeys(("checked", "cancelled", "settled", "unreachable", "skipped"), 0)
+    counts = dict.fromkeys(("checked", "cancelled", "settled", "unreachable", "skipped", "pending"), 0)
     for payment_id in stale_payment_ids(now):
         counts[check_stale_payment(payment_id)] += 1
     counts["expired"], counts["refunded"] = release_expired_holds()
@@ -83,6 +86,9 @@ def check_stale_payment(payment_id):
             logger.error("Could not check stale payment %s with its provider (%s); will retry.", payment.pk, exc)
             return "unreachable"
     payment.refresh_from_db()
+    if answered == STILL_PENDING:
+        settle_payment(payment)  # keeps the registration's seat held while the gateway holds the money
+        return "pending"
     if payment.status not in (PaymentStatus.WAITING, PaymentStatus.INPUT):
         settle_payment(payment)
         return "checked"

@@ -33,7 +33,8 @@ def pay(request, token):
         else:
             messages.error(request, _("Please choose one of the payment methods offered."))
     payment = service.payment_for_attempt(registration, variant)
-    if payment is None:
+    if payment is None or payment.pending_at_gateway:
+        # A payment PayPal holds (pending, under review) is never offered for payment again.
         return redirect("wagtail_training_pay:registration_done", token=token)
     method_form = PaymentMethodForm(payment_methods=methods, initial={"payment_method": payment.variant})
 
