@@ -127,7 +127,7 @@ class NvpSimulator(SimulatedClock):
             return [body]
         return apply_fault(self.faults, self.api, environ, start_response, coded=self._coded)
 
-    def _coded(self, code):
+    def _coded(self, code, environ=None):
         return "200 OK", [("Content-Type", "text/plain")], self.encode(self.failure(int(code)))
 
     @staticmethod

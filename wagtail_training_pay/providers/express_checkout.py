@@ -34,9 +34,12 @@ from .base import (
     GatewayUnavailable,
     MalformedResponse,
     PayPalClassicProvider,
+    attempt_number,
     end_pending_at_gateway,
     format_amount,
     mark_pending_at_gateway,
+    movement_key,
+    next_attempt,
     operation_key,
     pending_at_gateway,
     redact,
@@ -159,14 +162,20 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             body,
             {"Content-Type": "application/x-www-form-urlencoded"},
             parse=decode_nvp,
-            should_retry=lambda answer: not succeeded(answer) and bool(RETRYABLE & set(error_codes(answer))),
+            # A call without MSGSUBID may be repeated after PayPal's "try again"; with one, PayPal would
+            # replay the stored answer: the caller decides (a new attempt, a new key).
+            should_retry=lambda answer: (
+                not msgsubid and not succeeded(answer) and bool(RETRYABLE & set(error_codes(answer)))
+            ),
             log_fields=redact(full),
         )
         if DUPLICATE_REQUEST in error_codes(fields):
             logger.info("%s %s: PayPal replayed the first answer to MSGSUBID %s.", self.label, method, msgsubid)
         return fields
 
-    def raise_for_errors(self, fields, operation):
+    def raise_for_errors(self, fields, operation, answered=False):
+        """Raise the error class for PayPal's failure. ``answered``: the failure is PayPal's definite answer to
+        a request with a MSGSUBID (a "try again" error included): the caller counted the attempt."""
         codes = set(error_codes(fields))
         message = error_text(fields)
         text = f"{self.label} {operation}: {fields.get('ACK')} {sorted(codes)} {message}"
@@ -181,7 +190,8 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
                 payer_message=_("PayPal declined the payment: %(reason)s") % {"reason": message},
             )
         if codes & RETRYABLE:
-            raise GatewayUnavailable(text, code=min(codes & RETRYABLE), gateway_message=message)
+            error = GatewayError if answered else GatewayUnavailable
+            raise error(text, code=min(codes & RETRYABLE), gateway_message=message)
         raise GatewayRefused(text, code=min(codes) if codes else None, gateway_message=message)
 
     # -- checkout ---------------------------------------------------------------------
@@ -215,7 +225,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             if created and timezone.now() - created < TOKEN_REUSE:
                 return state["token"]
         params = {
-            "PAYMENTREQUEST_0_AMT": format_amount(payment.total),
+            "PAYMENTREQUEST_0_AMT": format_amount(payment.total, payment.currency),
             "PAYMENTREQUEST_0_CURRENCYCODE": payment.currency,
             "PAYMENTREQUEST_0_PAYMENTACTION": self.payment_action,
             "PAYMENTREQUEST_0_INVNUM": str(payment.token),
@@ -246,11 +256,11 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             return {}
         if not items or item_total != payment.total:
             return {}
-        params = {"PAYMENTREQUEST_0_ITEMAMT": format_amount(item_total)}
+        params = {"PAYMENTREQUEST_0_ITEMAMT": format_amount(item_total, payment.currency)}
         for index, item in enumerate(items):
             params[f"L_PAYMENTREQUEST_0_NAME{index}"] = str(item.name)[:127]
             params[f"L_PAYMENTREQUEST_0_NUMBER{index}"] = str(item.sku)[:127]
-            params[f"L_PAYMENTREQUEST_0_AMT{index}"] = format_amount(item.price)
+            params[f"L_PAYMENTREQUEST_0_AMT{index}"] = format_amount(item.price, payment.currency)
             params[f"L_PAYMENTREQUEST_0_QTY{index}"] = str(item.quantity)
         return params
 
@@ -299,7 +309,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         params = {
             "TOKEN": token,
             "PAYERID": payer_id,
-            "PAYMENTREQUEST_0_AMT": format_amount(payment.total),
+            "PAYMENTREQUEST_0_AMT": format_amount(payment.total, payment.currency),
             "PAYMENTREQUEST_0_CURRENCYCODE": payment.currency,
             "PAYMENTREQUEST_0_PAYMENTACTION": self.payment_action,
             "PAYMENTREQUEST_0_INVNUM": str(payment.token),
@@ -308,7 +318,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         # back; an attempt after a definite answer (10486: the payer chose another funding source) is a
         # new request and gets a new id, or PayPal would replay the failure.
         attempt = int(state.get("attempts", 0)) + 1
-        key = getattr(payment, "movement_key", None) or operation_key(payment, "express", token, attempt)
+        key = operation_key(payment, "express", token, attempt)
         done = self.call("DoExpressCheckoutPayment", params, msgsubid=key)
         codes = set(error_codes(done))
         if succeeded(done) or (DUPLICATE_REQUEST in codes and done.get("PAYMENTINFO_0_TRANSACTIONID")):
@@ -478,49 +488,53 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
 
     # -- after the payment ------------------------------------------------------------
 
+    def money_call(self, payment, method, operation, params, *parts):
+        """DoCapture, DoVoid, RefundTransaction: ``MSGSUBID`` is the movement's key (issue 14), else one per
+        attempt here. No answer: ``GatewayUnavailable`` and the same key next time, so PayPal replays what it
+        did. A failure PayPal answered: the attempt is counted, the next one is a new request with a new key
+        (PayPal replays a stored failure to the same MSGSUBID)."""
+        fallback = operation_key(payment, operation, attempt_number(payment, operation), *parts)
+        fields = self.call(method, params, msgsubid=movement_key(payment, fallback))
+        if not succeeded(fields):
+            next_attempt(payment, operation)
+            payment.save(update_fields=["extra_data"])
+            self.raise_for_errors(fields, method, answered=True)
+        return fields
+
     def capture(self, payment, amount=None):
         amount = Decimal(amount if amount is not None else payment.total)
         params = {
             "AUTHORIZATIONID": payment.transaction_id,
-            "AMT": format_amount(amount),
+            "AMT": format_amount(amount, payment.currency),
             "CURRENCYCODE": payment.currency,
             "COMPLETETYPE": "Complete",
         }
-        fields = self.call(
-            "DoCapture", params, msgsubid=operation_key(payment, "capture", payment.transaction_id, amount)
-        )
-        if not succeeded(fields):
-            self.raise_for_errors(fields, "DoCapture")
+        fields = self.money_call(payment, "DoCapture", "capture", params, payment.transaction_id, amount)
         payment.attrs.paypal_capture_id = fields.get("TRANSACTIONID", "")
         self.add_history(payment, "capture", id=fields.get("TRANSACTIONID", ""), amount=amount)
         self.record_capture(payment, amount)
         return amount
 
     def release(self, payment):
-        fields = self.call(
-            "DoVoid",
-            {"AUTHORIZATIONID": payment.transaction_id},
-            msgsubid=operation_key(payment, "void", payment.transaction_id),
-        )
-        if not succeeded(fields):
-            self.raise_for_errors(fields, "DoVoid")
+        params = {"AUTHORIZATIONID": payment.transaction_id}
+        self.money_call(payment, "DoVoid", "void", params, payment.transaction_id)
         self.add_history(payment, "void", id=payment.transaction_id)
         payment.save(update_fields=["extra_data"])
 
     def refund(self, payment, amount=None):
+        """Refund ``amount`` (default: all that is left). RefundTransaction: a ``Full`` refund only when
+        nothing was refunded before (PayPal refuses it after a partial one, 10009); the rest is a partial."""
         earlier = self.history(payment, "refund")
-        full = amount is None or (Decimal(amount) == payment.captured_amount and not earlier)
-        amount = Decimal(payment.captured_amount if amount is None else amount)
+        remaining = Decimal(payment.captured_amount)
+        amount = remaining if amount is None else Decimal(amount)
+        full = not earlier and amount == remaining and remaining == payment.total
         params = {
             "TRANSACTIONID": getattr(payment.attrs, "paypal_capture_id", None) or payment.transaction_id,
             "REFUNDTYPE": "Full" if full else "Partial",
-            "AMT": None if full else format_amount(amount),
+            "AMT": None if full else format_amount(amount, payment.currency),
             "CURRENCYCODE": payment.currency,
         }
-        key = operation_key(payment, "refund", len(earlier) + 1, amount)
-        fields = self.call("RefundTransaction", params, msgsubid=key)
-        if not succeeded(fields):
-            self.raise_for_errors(fields, "RefundTransaction")
+        fields = self.money_call(payment, "RefundTransaction", "refund", params, len(earlier) + 1, amount)
         refunded = Decimal(fields.get("GROSSREFUNDAMT") or amount)
         self.add_history(payment, "refund", id=fields.get("REFUNDTRANSACTIONID", ""), amount=refunded)
         self.record_refund(payment, refunded)
