@@ -128,7 +128,16 @@ class NvpSimulator(SimulatedClock):
         return apply_fault(self.faults, self.api, environ, start_response, coded=self._coded)
 
     def _coded(self, code, environ=None):
-        return "200 OK", [("Content-Type", "text/plain")], self.encode(self.failure(int(code)))
+        """An ``error:N`` fault: PayPal answers N without doing the work; a request with a MSGSUBID has that
+        answer stored like any other (NVP API, MSGSUBID), so repeating the same id gets it back."""
+        reply = self.failure(int(code))
+        fields = {k: v[0] for k, v in parse_qs(read_body(environ).decode(), keep_blank_values=True).items()}
+        self.requests.append(fields)
+        key = (fields.get("METHOD"), fields.get("MSGSUBID"))
+        with self.lock:
+            if key[1] and key not in self.message_ids and key[0] not in ("GetExpressCheckoutDetails",):
+                self.message_ids[key] = {"reply": reply, "ledger_index": None}
+        return "200 OK", [("Content-Type", "text/plain")], self.encode(reply)
 
     @staticmethod
     def encode(fields):

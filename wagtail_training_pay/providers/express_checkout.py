@@ -338,6 +338,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
                 )
                 state["spent"] = True
                 payment.attrs.express_checkout = state
+                payment.attrs.choose_another_method = True
                 payment.save(update_fields=["extra_data"])
                 payment.change_status(PaymentStatus.REJECTED, message=f"PayPal {sorted(codes)} {attempt} times")
                 return HttpResponseRedirect(payment.get_failure_url())

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from payments import PaymentError, PaymentStatus
 
 from ..conf import app_settings
-from ..currencies import quantize_money
+from ..currencies import is_expressible, quantize_money
 from ..models import ACTIVE_STATUSES, Payment, Registration, RegistrationStatus, TrainingSessionPage
 from ..models.registrations import holding_seat
 from ..providers.base import pending_at_gateway, refused_after_pending
@@ -238,6 +238,10 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
     paid = requires_payment(session, site_settings)
     if paid:
         variant = validated_variant(site_settings, variant)
+        if not is_expressible(session.fee, session.get_currency()):
+            # Saved before the fee field refused it (0.40 JPY): no payment could ever be taken for it.
+            logger.error("Session %s: its fee %s cannot be charged in %s.", session.pk, session.fee, session.currency)
+            raise RegistrationClosed(_("Registration is not possible at the moment. Please contact the organiser."))
 
     left = None if session.capacity is None else max(0, session.capacity - taken)
     if left is not None and left <= 0:
