@@ -224,7 +224,12 @@ def test_a_host_paying_by_echeck_goes_live_only_once_paypal_completes_it(
 
     redirect = go_to_paypal(admin_client, draft_session)
     back = admin_client.get(site_path(approve_at_paypal(redirect, funding="echeck")))
-    admin_client.get(back["Location"], follow=True)
+    result = admin_client.get(back["Location"], follow=True)
+    assert "Your payment is pending at PayPal" in result.content.decode()
+    # Paying again while PayPal holds the first payment starts no second checkout.
+    again = go_to_paypal(admin_client, draft_session)
+    assert "/webscr" not in again
+    assert len(calls(nvp_simulator, "SetExpressCheckout")) == 1
     charge = UsageCharge.objects.get(page=draft_session)
     payment = Payment.objects.get(usage_charge=charge)
     assert (charge.status, payment.status) == (UsageChargeStatus.PENDING, PaymentStatus.WAITING)
