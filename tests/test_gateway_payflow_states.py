@@ -377,3 +377,17 @@ def test_an_avs_failure_voids_the_authorization_it_left(payflow_simulator):
     (void,) = payflow_simulator.entries("V")
     assert (void["origid"], void["result"]) == (authorization["pnref"], 0)
     assert refreshed(payment).status == PaymentStatus.REJECTED
+
+
+def test_a_decline_on_one_page_then_a_payment_on_another_is_found_by_the_sweeper(client, payflow_simulator):
+    """The silent post of a decline does not end the payment; the sweeper prefers the token that paid."""
+    payment = make_payment()
+    first, second = two_tokens(payment)
+    pay_on_hosted_page(second, card=DECLINED_CARD)
+    silent_url, fields = payflow_simulator.silent_posts[0]
+    client.post(site_path(silent_url), fields)  # delivered: the decline on the second page
+    assert refreshed(payment).status == PaymentStatus.INPUT
+    pay_on_hosted_page(first)  # paid in the first tab; this notice is lost
+    sweep()
+    payment = refreshed(payment)
+    assert (payment.status, payment.captured_amount) == (PaymentStatus.CONFIRMED, Decimal("45.00"))

@@ -243,3 +243,27 @@ def test_a_host_paying_by_echeck_goes_live_only_once_paypal_completes_it(
     charge.refresh_from_db()
     assert charge.status == UsageChargeStatus.PAID
     assert TrainingSessionPage.objects.get(pk=draft_session.pk).live
+
+
+def test_a_lapsed_hold_is_not_renewed_over_a_seat_someone_else_took(
+    learner_client, make_session, training_settings, nvp_simulator
+):
+    """The sweeper stopped for days: the hold lapsed and the last seat went to another learner."""
+    from wagtail_training_pay.models import Registration
+
+    page = make_session(fee=Decimal("45.00"), capacity=1)
+    registration, _ = pay_by_echeck(learner_client, page, training_settings)
+    Registration.objects.filter(pk=registration.pk).update(hold_expires_at=timezone.now() - timedelta(minutes=1))
+    Registration.objects.create(
+        page=page,
+        status=RegistrationStatus.CONFIRMED,
+        email="grace@example.com",
+        first_name="Grace",
+        last_name="Hopper",
+        amount=Decimal("45.00"),
+        currency=registration.currency,
+    )
+    sweep()
+    registration.refresh_from_db()
+    assert registration.hold_has_expired()
+    assert seats_left(page) == 0

@@ -142,10 +142,16 @@ def test_a_forged_silent_post_confirms_nothing(client, payflow_simulator):
 
 def test_a_declined_card_on_the_hosted_page_rejects_the_payment_with_the_gateway_message(client, payflow_simulator):
     payment = make_payment(total="1012.00")
-    answer = pay_on_hosted_page(redirect_of(payment))
+    redirect = redirect_of(payment)
+    answer = pay_on_hosted_page(redirect)
     assert "error=Declined" in answer.headers["Location"]
     silent_url, fields = payflow_simulator.silent_posts[0]
     client.post(site_path(silent_url), fields)
+    # The payer is still on PayPal's page, which takes two more attempts with the token (issue 13).
+    assert refreshed(payment).status == PaymentStatus.INPUT
+    pay_on_hosted_page(redirect)
+    answer = pay_on_hosted_page(redirect)  # the third attempt: PayPal sends the payer to the ERRORURL
+    client.get(site_path(answer.headers["Location"]))
     payment = refreshed(payment)
     assert payment.status == PaymentStatus.REJECTED
     assert "Declined" in payment.message

@@ -577,14 +577,19 @@ class PayflowProProvider(PayPalClassicProvider):
             return HttpResponseBadRequest("Unknown secure token")
         finished = (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED)
         if payment.status not in finished and not pending_at_gateway(payment):
-            self.apply_inquiry(payment, self.inquire(payment, secure_token), secure_token)
+            # The silent post of a decline comes while the payer may still retry on PayPal's page: only the
+            # browser's return (ERRORURL, once the payer left the page) ends the payment.
+            self.apply_inquiry(payment, self.inquire(payment, secure_token), secure_token, final=not silent)
         if silent:
             return HttpResponse("OK", content_type="text/plain")
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH) or pending_at_gateway(payment):
             return HttpResponseRedirect(payment.get_success_url())
         return HttpResponseRedirect(payment.get_failure_url())
 
-    def apply_inquiry(self, payment, fields, secure_token=None):
+    def apply_inquiry(self, payment, fields, secure_token=None, *, final=True):
+        """Apply what an inquiry found. ``final=False``: a decline is recorded but does not end the payment,
+        because the payer is still on PayPal's hosted page, which lets them try again with the same token
+        ("Secure Token Errors": a token serves up to 3 attempts)."""
         if result_of(fields) != APPROVED or "ORIGRESULT" not in fields:
             logger.info("%s payment %s: nothing recorded yet for the payment.", self.label, payment.pk)
             return
@@ -608,7 +613,15 @@ class PayflowProProvider(PayPalClassicProvider):
             self.save_tokens(payment, tokens)
         fields = {**fields, "RESPMSG": fields.get("ORIGRESPMSG", fields.get("RESPMSG", ""))}
         trxtype = getattr(payment.attrs, "payflow_trxtype", None) or self.payment_trxtype
-        self.apply_payment_result(payment, fields, trxtype, result_of(fields, "ORIGRESULT"), fields.get("ORIGPNREF"))
+        result = result_of(fields, "ORIGRESULT")
+        if not final and result != APPROVED and result not in FRAUD_REVIEW:
+            self.add_history(payment, "declined-on-page", result=result, pnref=fields.get("ORIGPNREF", ""))
+            payment.save(update_fields=["extra_data"])
+            logger.info(
+                "%s payment %s: RESULT %s on the hosted page; the payer may retry.", self.label, payment.pk, result
+            )
+            return
+        self.apply_payment_result(payment, fields, trxtype, result, fields.get("ORIGPNREF"))
 
     def get_token_from_request(self, payment, request):
         """Payflow notifies each payment's own process URL; the per-variant URL is not used."""
@@ -652,32 +665,38 @@ class PayflowProProvider(PayPalClassicProvider):
         self.raise_for_result(fields, "inquiry")
 
     def check_tokens(self, payment):
+        """Inquire on every Secure Token not yet found unpaid after its lifetime; a payment made with any of
+        them wins over a decline on another (the payer may have paid in a second tab)."""
         tokens = self.issued_tokens(payment)
         lifetime = timedelta(minutes=SECURE_TOKEN_LIFETIME_MINUTES)
+        found = []
         for token in tokens:
             if token.get("closed"):
                 continue
             fields = self.inquire(payment, token)
             if result_of(fields) == APPROVED and "ORIGRESULT" in fields:
-                self.apply_inquiry(payment, fields, token)
-                if payment.status != PaymentStatus.INPUT and payment.status != PaymentStatus.WAITING:
-                    break
-                if pending_at_gateway(payment):
-                    break
+                found.append((token, fields))
             elif result_of(fields) == ORIGINAL_NOT_FOUND:
                 created = parse_datetime(token["created"])
                 if created is None or timezone.now() - created > lifetime:
                     token["closed"] = True  # expired unpaid: nothing can be paid with it any more
             else:
                 self.raise_for_result(fields, "inquiry")
-        current = self.issued_tokens(payment)
         closed = {token["id"] for token in tokens if token.get("closed")}
-        for token in current:
-            if token["id"] in closed:
-                token["closed"] = True
-        if current:
+        if closed:
+            current = self.issued_tokens(payment)
+            for token in current:
+                token["closed"] = token["id"] in closed or token.get("closed", False)
             self.save_tokens(payment, current)
             payment.save(update_fields=["extra_data"])
+        paid = [
+            (t, f)
+            for t, f in found
+            if result_of(f, "ORIGRESULT") == APPROVED or result_of(f, "ORIGRESULT") in FRAUD_REVIEW
+        ]
+        for token, fields in paid or found[-1:]:
+            self.apply_inquiry(payment, fields, token)
+            break
         return STILL_PENDING if pending_at_gateway(payment) else True
 
     # -- after the payment ------------------------------------------------------------

@@ -409,10 +409,14 @@ def _hold_while_gateway_holds(payment):
     The hold runs ``GATEWAY_PENDING_HOLD_HOURS`` past the last time PayPal said so; the sweeper asks
     again at every run, so the hold lasts as long as PayPal holds the payment (see docs/registration.md).
     """
+    lock_session_of(payment.registration_id)
     registration = lock_registration(payment.registration_id)
     if registration.status != RegistrationStatus.PENDING:
         return
-    until = timezone.now() + timedelta(hours=app_settings.GATEWAY_PENDING_HOLD_HOURS)
+    now = timezone.now()
+    if registration.hold_has_expired(now) and not _late_payment_can_take_a_seat(registration, now):
+        return  # the seat went to someone else meanwhile: a payment completed later is refunded
+    until = now + timedelta(hours=app_settings.GATEWAY_PENDING_HOLD_HOURS)
     if registration.hold_expires_at is None or registration.hold_expires_at < until:
         # Logged when the ordinary hold is first extended, not at every renewal by the sweeper.
         first = registration.hold_expires_at is None or registration.hold_expires_at < timezone.now() + timedelta(
