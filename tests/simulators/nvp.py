@@ -248,6 +248,9 @@ class NvpSimulator(SimulatedClock):
     # -- Express Checkout -------------------------------------------------------------
 
     def set_express_checkout(self, fields):
+        """SetExpressCheckout: PAYMENTREQUEST_0_AMT required and positive, RETURNURL and CANCELURL required,
+        a supported currency (10605); the TOKEN answered is valid three hours (Express Checkout guide,
+        "How Express Checkout works": the token expires after three hours)."""
         amount = self.money(fields.get("PAYMENTREQUEST_0_AMT"))
         currency = fields.get("PAYMENTREQUEST_0_CURRENCYCODE", "USD")
         if amount is None:
@@ -275,6 +278,7 @@ class NvpSimulator(SimulatedClock):
         return {**self.envelope(), "TOKEN": token}
 
     def token_problem(self, token):
+        """Error codes: 10410 invalid token, 10411 "this Express Checkout session has expired"."""
         state = self.tokens.get(token)
         if state is None:
             return None, 10410
@@ -283,6 +287,8 @@ class NvpSimulator(SimulatedClock):
         return state, None
 
     def get_details(self, fields):
+        """GetExpressCheckoutDetails: CHECKOUTSTATUS (PaymentActionNotInitiated, PaymentActionCompleted...) and
+        PAYMENTREQUEST_0_TRANSACTIONID once paid; it carries no payment status: that is GetTransactionDetails'."""
         state, problem = self.token_problem(fields.get("TOKEN", ""))
         if problem:
             return self.failure(problem)
@@ -301,6 +307,8 @@ class NvpSimulator(SimulatedClock):
         return reply
 
     def do_payment(self, fields):
+        """DoExpressCheckoutPayment: 10415 once the token paid, 10485 before the payer approved, 10406 a wrong
+        PAYERID; the answer's PAYMENTINFO_0_PAYMENTSTATUS depends on how the payer funded it (``FUNDING``)."""
         state, problem = self.token_problem(fields.get("TOKEN", ""))
         if problem:
             return self.failure(problem)
@@ -385,6 +393,7 @@ class NvpSimulator(SimulatedClock):
         return f"{amount:.0f}" if currency in WHOLE_UNIT_CURRENCIES else f"{amount:.2f}"
 
     def authorization(self, fields):
+        """DoCapture / DoVoid name an open authorization: 10609 invalid id, 10600 voided, 10602 completed."""
         transaction = self.transactions.get(fields.get("AUTHORIZATIONID", ""))
         if transaction is None or transaction["kind"] != "authorization":
             return None, self.failure(10609)
@@ -395,6 +404,7 @@ class NvpSimulator(SimulatedClock):
         return transaction, None
 
     def do_capture(self, fields):
+        """DoCapture: up to the authorized amount (10610); COMPLETETYPE=Complete closes the authorization."""
         authorization, problem = self.authorization(fields)
         if problem:
             return problem
@@ -435,6 +445,8 @@ class NvpSimulator(SimulatedClock):
         return {**self.envelope(), "AUTHORIZATIONID": fields["AUTHORIZATIONID"]}
 
     def refund(self, fields):
+        """RefundTransaction: REFUNDTYPE Full only when nothing was refunded (10009 after a partial refund);
+        Partial up to what is left (10009); only a sale or a capture can be refunded."""
         transaction = self.transactions.get(fields.get("TRANSACTIONID", ""))
         if transaction is None:
             return self.failure(10004)

@@ -398,6 +398,8 @@ class PayflowSimulator(SimulatedClock):
         return self.transactions.get(fields.get("ORIGID", ""))
 
     def delayed_capture(self, fields):
+        """Gateway guide, "Submitting Delayed Capture Transactions": TRXTYPE=D against an approved
+        authorization (ORIGID), once, up to its amount (RESULT 111 "Capture error" otherwise)."""
         authorization = self.original(fields)
         if authorization is None:
             return self.error(19)
@@ -436,6 +438,7 @@ class PayflowSimulator(SimulatedClock):
         }
 
     def void(self, fields):
+        """Gateway guide, "Submitting Void Transactions": only before settlement, once (RESULT 108)."""
         transaction = self.original(fields)
         if transaction is None:
             return self.error(19)
@@ -448,6 +451,8 @@ class PayflowSimulator(SimulatedClock):
         return self.follow_up(transaction, fields, "V", None)
 
     def credit(self, fields):
+        """Gateway guide, "Submitting Credit Transactions": a reference credit against a sale or a delayed
+        capture, up to what it captured (RESULT 105 "Credit error" otherwise)."""
         transaction = self.original(fields)
         if transaction is None:
             return self.error(19)
@@ -488,6 +493,8 @@ class PayflowSimulator(SimulatedClock):
         return reply
 
     def inquiry(self, fields):
+        """Gateway guide, "Submitting Inquiry Transactions": by ORIGID, by SECURETOKEN, or by CUSTREF (the
+        last transaction sent with that CUSTREF within 30 days); RESULT 19 when none."""
         if fields.get("SECURETOKEN"):
             token = next((t for t in self.tokens.values() if t["token"] == fields["SECURETOKEN"]), None)
             transaction = self.transactions.get(token["last_pnref"]) if token and token.get("last_pnref") else None
@@ -529,6 +536,8 @@ class PayflowSimulator(SimulatedClock):
     # -- Secure Token and hosted page -------------------------------------------------
 
     def create_secure_token(self, fields):
+        """Gateway guide, "Secure Token": CREATESECURETOKEN=Y with a unique SECURETOKENID of up to 36
+        characters; a reused id is refused."""
         token_id = fields.get("SECURETOKENID", "")
         if not token_id or len(token_id) > 36:
             return self.error(7, "Field format error: SECURETOKENID")
@@ -551,10 +560,12 @@ class PayflowSimulator(SimulatedClock):
         return {"RESULT": 0, "RESPMSG": "Approved", "SECURETOKEN": token, "SECURETOKENID": token_id}
 
     def usable_token(self, query):
+        """Gateway guide, "Secure Token Errors": a token passed 3 times, used in an approved transaction or
+        past its lifetime no longer works (160 used, 162 expired)."""
         token = self.tokens.get(query.get("SECURETOKENID", ""))
         if token is None or token["token"] != query.get("SECURETOKEN"):
             return None, 7
-        if token["spent"] or token["uses"] >= 3:
+        if token["spent"] or token["uses"] >= SECURE_TOKEN_USES:
             return None, 160
         if self.now() - token["created"] > SECURE_TOKEN_LIFETIME:
             return None, 162
@@ -603,7 +614,7 @@ class PayflowSimulator(SimulatedClock):
             self.silent_posts.append((silent_url, posted))
             if self.deliver_silent_posts:
                 threading.Thread(target=self.post_silently, args=(silent_url, posted), daemon=True).start()
-        if result in APPROVED_RESULTS or token["uses"] >= 3:
+        if result in APPROVED_RESULTS or token["uses"] >= SECURE_TOKEN_USES:
             target = token["fields"]["RETURNURL"] if result in APPROVED_RESULTS else token["fields"].get("ERRORURL")
             return self.redirect(target or token["fields"]["RETURNURL"], posted)
         query = {"SECURETOKEN": token["token"], "SECURETOKENID": token["id"], "error": reply["RESPMSG"]}
