@@ -13,11 +13,11 @@ from django.views.debug import ExceptionReporter
 from payments import PaymentStatus, RedirectNeeded
 from payments.core import provider_factory
 
+from tests.gateway_helpers import make_payment, redirect_of, refreshed
 from tests.registration_helpers import (
     CARD,
     CVV,
     card_data,
-    commit_after_each_request,
     offer_methods,
     pay_step,
     register,
@@ -30,27 +30,6 @@ from wagtail_training_pay.models import Payment, RegistrationStatus
 from wagtail_training_pay.views.payment_step import pay
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
-
-
-@pytest.fixture
-def learner_client(client, django_capture_on_commit_callbacks):
-    return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-def make_payment(variant, total, currency, **kwargs):
-    values = {"variant": variant, "total": Decimal(total), "currency": currency, "billing_email": "a@example.com"}
-    values.update(kwargs)
-    return Payment.objects.create(**values)
-
-
-def redirect_of(payment):
-    with pytest.raises(RedirectNeeded) as redirect:
-        payment.get_form()
-    return str(redirect.value)
-
-
-def refreshed(payment):
-    return Payment.objects.get(pk=payment.pk)
 
 
 # -- point 6: each currency's own precision ----------------------------------------------------------

@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.utils import timezone
-from payments import FraudStatus, PaymentStatus, RedirectNeeded
+from payments import FraudStatus, PaymentStatus
 
+from tests.gateway_helpers import make_payment, pay_by_card, redirect_of, refreshed, sweep
 from tests.registration_helpers import (
     card_data,
-    commit_after_each_request,
     offer_methods,
     pay_step,
     register,
@@ -26,39 +26,10 @@ from tests.simulators.payflow import parse_payflow
 from wagtail_training_pay.models import Payment, RegistrationStatus
 from wagtail_training_pay.providers.base import GatewayError, GatewayUnavailable, pending_at_gateway
 from wagtail_training_pay.services.registrations import seats_left
-from wagtail_training_pay.services.stale_payments import check_stale_payments
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
 
 DECLINED_CARD = "4000000000000002"  # not a test card: RESULT 23
-
-
-@pytest.fixture
-def learner_client(client, django_capture_on_commit_callbacks):
-    return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-def make_payment(variant="payflow", total="45.00", currency="USD", **kwargs):
-    values = {"variant": variant, "total": Decimal(total), "currency": currency, "billing_email": "a@example.com"}
-    values.update(kwargs)
-    return Payment.objects.create(**values)
-
-
-def refreshed(payment):
-    return Payment.objects.get(pk=payment.pk)
-
-
-def redirect_of(payment):
-    with pytest.raises(RedirectNeeded) as redirect:
-        payment.get_form()
-    return str(redirect.value)
-
-
-def pay_by_card(payment, **card):
-    try:
-        return payment.get_form(data=card_data(**card))
-    except RedirectNeeded as redirect:
-        return str(redirect)
 
 
 def requests_of(simulator, trxtype=None):
@@ -66,16 +37,12 @@ def requests_of(simulator, trxtype=None):
     return [f for f in fields if trxtype is None or f.get("TRXTYPE") == trxtype]
 
 
-def sweep(captured=None):
-    return check_stale_payments(now=timezone.now() + timedelta(days=1))
-
-
 # -- point 2: RESULT 126/127 is a review, not a sale --------------------------------------------------
 
 
 @pytest.mark.parametrize("result", [126, 127])
 def test_a_sale_held_for_review_is_not_captured_nor_confirmed(client, payflow_simulator, result):
-    payment = make_payment(total=f"{1000 + result}.00")
+    payment = make_payment("payflow", total=f"{1000 + result}.00")
     answer = pay_on_hosted_page(redirect_of(payment))
     client.get(site_path(answer.headers["Location"]))
     payment = refreshed(payment)
@@ -89,7 +56,7 @@ def test_a_sale_held_for_review_is_not_captured_nor_confirmed(client, payflow_si
 
 
 def test_a_reviewed_sale_is_confirmed_once_accepted_by_the_sweeper(client, payflow_simulator):
-    payment = make_payment(total="1126.00")
+    payment = make_payment("payflow", total="1126.00")
     client.get(site_path(pay_on_hosted_page(redirect_of(payment)).headers["Location"]))
     counts = sweep()
     assert (counts["pending"], counts["cancelled"]) == (1, 0)
@@ -189,7 +156,7 @@ def two_tokens(payment):
 
 
 def test_paying_on_the_first_hosted_page_after_a_second_token_is_recorded(client, payflow_simulator):
-    payment = make_payment()
+    payment = make_payment("payflow")
     first, _ = two_tokens(payment)
     answer = pay_on_hosted_page(first)
     response = client.get(site_path(answer.headers["Location"]))
@@ -203,7 +170,7 @@ def test_paying_on_the_first_hosted_page_after_a_second_token_is_recorded(client
 
 
 def test_the_silent_post_of_an_older_token_alone_records_the_payment(client, payflow_simulator):
-    payment = make_payment()
+    payment = make_payment("payflow")
     first, _ = two_tokens(payment)
     pay_on_hosted_page(first)
     silent_url, fields = payflow_simulator.silent_posts[0]
@@ -212,7 +179,7 @@ def test_the_silent_post_of_an_older_token_alone_records_the_payment(client, pay
 
 
 def test_a_forged_post_naming_an_older_token_confirms_nothing(client, payflow_simulator):
-    payment = make_payment()
+    payment = make_payment("payflow")
     two_tokens(payment)
     token_id = refreshed(payment).attrs.payflow_secure_tokens[0]["id"]
     forged = {"RESULT": "0", "PNREF": "VFORGED00001", "SECURETOKENID": token_id, "AMT": "45.00"}
@@ -221,7 +188,7 @@ def test_a_forged_post_naming_an_older_token_confirms_nothing(client, payflow_si
 
 
 def test_the_sweeper_inquires_on_every_token_and_finds_a_payment_whose_notices_were_lost(payflow_simulator):
-    payment = make_payment()
+    payment = make_payment("payflow")
     first, _ = two_tokens(payment)
     pay_on_hosted_page(first)  # neither the return nor the silent post reaches the site
     counts = sweep()
@@ -234,7 +201,7 @@ def test_the_sweeper_inquires_on_every_token_and_finds_a_payment_whose_notices_w
 
 
 def test_a_payment_never_paid_with_any_token_is_cancelled_and_its_tokens_closed(payflow_simulator):
-    payment = make_payment()
+    payment = make_payment("payflow")
     two_tokens(payment)
     payflow_simulator.advance(minutes=31)
     assert sweep()["cancelled"] == 1
@@ -358,7 +325,7 @@ def test_the_headers_follow_the_guide(payflow_simulator):
 
 
 def test_a_secure_token_is_not_reused_for_more_than_ten_minutes(payflow_simulator):
-    payment = make_payment()
+    payment = make_payment("payflow")
     first = redirect_of(payment)
     payment = refreshed(payment)
     tokens = payment.attrs.payflow_secure_tokens
@@ -381,7 +348,7 @@ def test_an_avs_failure_voids_the_authorization_it_left(payflow_simulator):
 
 def test_a_decline_on_one_page_then_a_payment_on_another_is_found_by_the_sweeper(client, payflow_simulator):
     """The silent post of a decline does not end the payment; the sweeper prefers the token that paid."""
-    payment = make_payment()
+    payment = make_payment("payflow")
     first, second = two_tokens(payment)
     pay_on_hosted_page(second, card=DECLINED_CARD)
     silent_url, fields = payflow_simulator.silent_posts[0]

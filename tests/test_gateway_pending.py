@@ -11,51 +11,17 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.utils import timezone
-from payments import PaymentStatus, RedirectNeeded
+from payments import PaymentStatus
 
-from tests.registration_helpers import commit_after_each_request, offer_methods, pay_step, register, registration_for
+from tests.gateway_helpers import calls, make_payment, redirect_of, refreshed, sweep
+from tests.registration_helpers import offer_methods, pay_step, register, registration_for
 from tests.simulators.payer import approve_at_paypal, site_path
 from tests.test_payment_methods_in_flows import draft_session, go_to_paypal  # noqa: F401, F811 (fixture)
 from wagtail_training_pay.models import Payment, RegistrationStatus
 from wagtail_training_pay.providers.base import pending_at_gateway
 from wagtail_training_pay.services.registrations import seats_left
-from wagtail_training_pay.services.stale_payments import check_stale_payments
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
-
-
-@pytest.fixture
-def learner_client(client, django_capture_on_commit_callbacks):
-    return commit_after_each_request(client, django_capture_on_commit_callbacks)
-
-
-def make_payment(variant="express", total="45.00", currency="USD"):
-    return Payment.objects.create(
-        variant=variant, total=Decimal(total), currency=currency, billing_email="host@example.com"
-    )
-
-
-def redirect_of(payment):
-    with pytest.raises(RedirectNeeded) as redirect:
-        payment.get_form()
-    return str(redirect.value)
-
-
-def refreshed(payment):
-    return Payment.objects.get(pk=payment.pk)
-
-
-def calls(simulator, method):
-    return [request for request in simulator.requests if request["METHOD"] == method]
-
-
-def later():
-    """A moment at which every payment of the test is stale (the sweeper's cutoff is in minutes)."""
-    return timezone.now() + timedelta(days=1)
-
-
-def sweep():
-    return check_stale_payments(now=later())
 
 
 # -- the provider --------------------------------------------------------------------------------
