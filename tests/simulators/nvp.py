@@ -86,6 +86,7 @@ class NvpSimulator(SimulatedClock):
         self.message_ids = {}
         self.ledger = []
         self.requests = []
+        self.faulted_requests = []
         self.clock_offset = timedelta(0)
         self.funding_always_fails = False
         self._numbers = itertools.count(1)
@@ -132,7 +133,7 @@ class NvpSimulator(SimulatedClock):
         answer stored like any other (NVP API, MSGSUBID), so repeating the same id gets it back."""
         reply = self.failure(int(code))
         fields = {k: v[0] for k, v in parse_qs(read_body(environ).decode(), keep_blank_values=True).items()}
-        self.requests.append(fields)
+        self.faulted_requests.append(fields)  # not in ``requests``: the handler never saw it
         key = (fields.get("METHOD"), fields.get("MSGSUBID"))
         with self.lock:
             if key[1] and key not in self.message_ids and key[0] not in ("GetExpressCheckoutDetails",):
