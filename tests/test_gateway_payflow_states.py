@@ -358,3 +358,18 @@ def test_a_decline_on_one_page_then_a_payment_on_another_is_found_by_the_sweeper
     sweep()
     payment = refreshed(payment)
     assert (payment.status, payment.captured_amount) == (PaymentStatus.CONFIRMED, Decimal("45.00"))
+
+
+def test_each_sweep_renews_the_hold_while_the_review_lasts(
+    learner_client, make_session, training_settings, payflow_simulator
+):
+    from wagtail_training_pay.models import Registration
+
+    offer_methods(training_settings, **{"payflow-direct": "Card"})
+    register(learner_client, make_session(fee=Decimal("1126.00"), capacity=1), payment_method="payflow-direct")
+    registration = registration_for()
+    learner_client.post(pay_step(registration), card_data())
+    Registration.objects.filter(pk=registration.pk).update(hold_expires_at=timezone.now() + timedelta(minutes=5))
+    sweep()
+    registration.refresh_from_db()
+    assert registration.hold_expires_at > timezone.now() + timedelta(days=2)

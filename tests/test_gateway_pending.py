@@ -233,3 +233,17 @@ def test_a_lapsed_hold_is_not_renewed_over_a_seat_someone_else_took(
     registration.refresh_from_db()
     assert registration.hold_has_expired()
     assert seats_left(page) == 0
+
+
+def test_each_sweep_renews_the_hold_while_paypal_holds_the_payment(
+    learner_client, make_session, training_settings, nvp_simulator
+):
+    from wagtail_training_pay.models import Registration
+
+    page = make_session(fee=Decimal("45.00"), capacity=1)
+    registration, _ = pay_by_echeck(learner_client, page, training_settings)
+    soon = timezone.now() + timedelta(minutes=5)
+    Registration.objects.filter(pk=registration.pk).update(hold_expires_at=soon)
+    sweep()
+    registration.refresh_from_db()
+    assert registration.hold_expires_at > timezone.now() + timedelta(days=2)

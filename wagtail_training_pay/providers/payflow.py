@@ -651,6 +651,9 @@ class PayflowProProvider(PayPalClassicProvider):
             if result_of(fields) != APPROVED or "ORIGRESULT" not in fields:
                 self.raise_for_result(fields, "inquiry")
             if result_of(fields, "ORIGRESULT") in FRAUD_REVIEW:
+                # Still under review: said again through ``status_changed``, so that what it pays for
+                # keeps its seat held (the settlers renew the hold), whoever runs this.
+                payment.change_status(PaymentStatus.WAITING, message=f"RESULT {fields['ORIGRESULT']}: under review")
                 return STILL_PENDING
             self.apply_inquiry(payment, fields)
             return STILL_PENDING if pending_at_gateway(payment) else True
