@@ -142,21 +142,27 @@ def test_a_forged_silent_post_confirms_nothing(client, payflow_simulator):
 
 def test_a_declined_card_on_the_hosted_page_rejects_the_payment_with_the_gateway_message(client, payflow_simulator):
     payment = make_payment(total="1012.00")
-    answer = pay_on_hosted_page(redirect_of(payment))
+    redirect = redirect_of(payment)
+    answer = pay_on_hosted_page(redirect)
     assert "error=Declined" in answer.headers["Location"]
     silent_url, fields = payflow_simulator.silent_posts[0]
     client.post(site_path(silent_url), fields)
+    # The payer is still on PayPal's page, which takes two more attempts with the token (issue 13).
+    assert refreshed(payment).status == PaymentStatus.INPUT
+    pay_on_hosted_page(redirect)
+    answer = pay_on_hosted_page(redirect)  # the third attempt: PayPal sends the payer to the ERRORURL
+    client.get(site_path(answer.headers["Location"]))
     payment = refreshed(payment)
     assert payment.status == PaymentStatus.REJECTED
     assert "Declined" in payment.message
 
 
-def test_a_fraud_review_leaves_the_payment_preauthorized_and_under_review(client, payflow_simulator):
+def test_a_fraud_review_leaves_the_payment_waiting_and_under_review(client, payflow_simulator):
     payment = make_payment(total="1126.00")
     answer = pay_on_hosted_page(redirect_of(payment))
     client.get(site_path(answer.headers["Location"]))
     payment = refreshed(payment)
-    assert payment.status == PaymentStatus.PREAUTH
+    assert payment.status == PaymentStatus.WAITING
     assert payment.fraud_status == FraudStatus.REVIEW
     assert payment.captured_amount == 0
 
@@ -174,9 +180,11 @@ def test_a_secure_token_is_reused_while_fresh_and_replaced_once_old(payflow_simu
     first = redirect_of(payment)
     assert redirect_of(refreshed(payment)) == first
     payment = refreshed(payment)
-    token = payment.attrs.payflow_secure_token
-    token["created"] = (timezone.now() - timedelta(minutes=26)).isoformat()
-    payment.attrs.payflow_secure_token = token
+    (token,) = payment.attrs.payflow_secure_tokens
+    # Reused 10 minutes at most: the guide's "Secure Token Errors" gives a token 20 minutes, and the
+    # payer needs time on the hosted page (issue 13, point 8; 25 minutes before).
+    token["created"] = (timezone.now() - timedelta(minutes=11)).isoformat()
+    payment.attrs.payflow_secure_tokens = [token]
     payment.save()
     assert redirect_of(payment) != first
     assert len(payflow_simulator.tokens) == 2
@@ -276,8 +284,8 @@ def test_a_timeout_on_sale_then_the_payer_submitting_again_charges_once(settings
     assert refreshed(payment).status == PaymentStatus.CONFIRMED
 
 
-@pytest.mark.parametrize("faults", [("drop",), ("malformed",), ("5xx",), ("drop", "malformed"), ("result:104",)])
-def test_transport_faults_and_retryable_results_are_retried_with_the_same_request_id(payflow_simulator, faults):
+@pytest.mark.parametrize("faults", [("drop",), ("malformed",), ("5xx",), ("drop", "malformed")])
+def test_transport_faults_are_retried_with_the_same_request_id(payflow_simulator, faults):
     payflow_simulator.faults.inject(*faults)
     payment = make_payment("payflow-direct")
     assert pay_by_card(payment) == payment.get_success_url()

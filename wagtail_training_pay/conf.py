@@ -13,6 +13,9 @@ setting                                default       meaning
                                                      ``DEBUG = False`` (demo servers only)
 ``..._STALE_PAYMENT_MINUTES``          ``60``        a pending payment older than this is checked
                                                      with the provider or cancelled
+``..._GATEWAY_PENDING_HOLD_HOURS``     ``72``        a seat stays held this long after PayPal last
+                                                     said it holds the learner's payment (pending,
+                                                     under review); renewed at every check
 ``..._REGISTRATION_RATE_LIMIT``        ``"20/h"``    registration POSTs per client address
 ``..._TASK_QUEUE``                     ``"default"`` queue name for the app's background tasks
 =====================================  ============  ===============================================
@@ -27,6 +30,7 @@ DEFAULTS = {
     "SEAT_HOLD_MINUTES": 15,
     "ALLOW_DUMMY_PROVIDER": False,
     "STALE_PAYMENT_MINUTES": 60,
+    "GATEWAY_PENDING_HOLD_HOURS": 72,
     "REGISTRATION_RATE_LIMIT": "20/h",
     "TASK_QUEUE": "default",
 }

@@ -11,6 +11,11 @@ void (10600) or a complete capture (10602); ``DoVoid`` only on an open authoriza
 Negative testing as in PayPal's sandbox: an amount equal to an error code / 100
 (104.17, 104.22, 104.86) makes ``DoExpressCheckoutPayment`` answer that code
 (10422 and 10486 once per token, as a payer who then picks another funding source).
+
+Each rule below names the passage of PayPal's documentation it follows:
+"NVP API" is the *Express Checkout / NVP API reference* (developer.paypal.com/api/nvp-soap),
+"DoExpressCheckoutPayment", "GetTransactionDetails", "RefundTransaction"... its operation pages;
+"Error codes" its *API error codes* page; "Currency codes" PayPal's *Currency codes* page.
 """
 
 import html
@@ -47,6 +52,25 @@ ERRORS = {
 }
 NEGATIVE_TESTS = {Decimal("104.17"): 10417, Decimal("104.22"): 10422, Decimal("104.86"): 10486}
 ONCE_PER_TOKEN = {10422, 10486}
+#: Currency codes: "HUF, JPY, TWD: this currency does not support decimals; passing a decimal amount
+#: is an error" (answered like any invalid amount, 10004 here).
+WHOLE_UNIT_CURRENCIES = frozenset({"HUF", "JPY", "TWD"})
+#: How the payer funds the payment on the approval page -> (PAYMENTSTATUS, PENDINGREASON, PAYMENTTYPE)
+#: that DoExpressCheckoutPayment answers (DoExpressCheckoutPayment response fields
+#: PAYMENTINFO_n_PAYMENTSTATUS, PAYMENTINFO_n_PENDINGREASON, PAYMENTINFO_n_PAYMENTTYPE): an eCheck stays
+#: "Pending" with reason "echeck" until it clears (days); "paymentreview" while PayPal reviews the payment.
+FUNDING = {
+    "balance": ("Completed", "None", "instant"),
+    "echeck": ("Pending", "echeck", "echeck"),
+    "review": ("Pending", "paymentreview", "instant"),
+    "intl": ("Pending", "intl", "instant"),
+}
+#: GetTransactionDetails PAYMENTSTATUS values after which no money reaches the merchant.
+FAILED_STATUSES = frozenset({"Denied", "Reversed", "Failed", "Expired", "Voided"})
+
+
+def error_codes_of(reply):
+    return [name for name in reply if name.startswith("L_ERRORCODE")]
 
 
 class NvpSimulator(SimulatedClock):
@@ -54,7 +78,7 @@ class NvpSimulator(SimulatedClock):
 
     def __init__(self, *, user="sim_api1.example.com", password="simpass", signature="simsignature", currencies=None):
         self.user, self.password, self.signature = user, password, signature
-        self.currencies = tuple(currencies or ("USD", "CAD", "EUR", "GBP", "AUD"))
+        self.currencies = tuple(currencies or ("USD", "CAD", "EUR", "GBP", "AUD", "JPY", "HUF", "TWD"))
         self.faults = Faults()
         self.lock = threading.RLock()
         self.tokens = {}
@@ -62,7 +86,9 @@ class NvpSimulator(SimulatedClock):
         self.message_ids = {}
         self.ledger = []
         self.requests = []
+        self.faulted_requests = []
         self.clock_offset = timedelta(0)
+        self.funding_always_fails = False
         self._numbers = itertools.count(1)
 
     # -- helpers for tests ------------------------------------------------------------
@@ -73,11 +99,21 @@ class NvpSimulator(SimulatedClock):
     def entries(self, kind):
         return [e for e in self.ledger if e["kind"] == kind]
 
-    def approve(self, token):
+    def set_status(self, transaction_id, status, reason="None"):
+        """What happens at PayPal later: an eCheck clears ("Completed") or bounces ("Denied"), a review ends."""
+        with self.lock:
+            transaction = self.transactions[transaction_id]
+            transaction["status"], transaction["pending_reason"] = status, reason
+            if status == "Completed" and transaction["kind"] == "sale":
+                transaction["captured"] = transaction["amount"]
+                self.record("cleared", transaction_id, transaction["amount"])
+
+    def approve(self, token, funding="balance"):
         """What the payer's click on "Pay now" does: returns the redirect back to the merchant."""
         with self.lock:
             state = self.tokens[token]
             state["approved"] = True
+            state["funding"] = funding if funding in FUNDING else "balance"
             state["payer_id"] = state.get("payer_id") or f"SIMPAYER{next(self._numbers):04d}"
             query = urlencode({"token": token, "PayerID": state["payer_id"]})
             return f"{state['RETURNURL']}{self._sep(state['RETURNURL'])}{query}"
@@ -92,8 +128,17 @@ class NvpSimulator(SimulatedClock):
             return [body]
         return apply_fault(self.faults, self.api, environ, start_response, coded=self._coded)
 
-    def _coded(self, code):
-        return "200 OK", [("Content-Type", "text/plain")], self.encode(self.failure(int(code)))
+    def _coded(self, code, environ=None):
+        """An ``error:N`` fault: PayPal answers N without doing the work; a request with a MSGSUBID has that
+        answer stored like any other (NVP API, MSGSUBID), so repeating the same id gets it back."""
+        reply = self.failure(int(code))
+        fields = {k: v[0] for k, v in parse_qs(read_body(environ).decode(), keep_blank_values=True).items()}
+        self.faulted_requests.append(fields)  # not in ``requests``: the handler never saw it
+        key = (fields.get("METHOD"), fields.get("MSGSUBID"))
+        with self.lock:
+            if key[1] and key not in self.message_ids and key[0] not in ("GetExpressCheckoutDetails",):
+                self.message_ids[key] = {"reply": reply, "ledger_index": None}
+        return "200 OK", [("Content-Type", "text/plain")], self.encode(reply)
 
     @staticmethod
     def encode(fields):
@@ -136,14 +181,19 @@ class NvpSimulator(SimulatedClock):
         message_id = fields.get("MSGSUBID")
         if message_id and (method, message_id) in self.message_ids:
             first = self.message_ids[(method, message_id)]
-            self.ledger.append({**self.ledger[first["ledger_index"]], "duplicate": True})
-            reply = {k: v for k, v in first["reply"].items()}
+            reply = dict(first["reply"])
+            if first["ledger_index"] is not None:
+                self.ledger.append({**self.ledger[first["ledger_index"]], "duplicate": True})
+            index = len(error_codes_of(reply)) if reply["ACK"] == "Failure" else 0
+            if reply["ACK"] != "Failure":
+                reply["ACK"] = "SuccessWithWarning"
             reply.update(
-                ACK="SuccessWithWarning",
-                L_ERRORCODE0="11607",
-                L_SHORTMESSAGE0=ERRORS[11607][0],
-                L_LONGMESSAGE0=ERRORS[11607][1],
-                L_SEVERITYCODE0="Warning",
+                {
+                    f"L_ERRORCODE{index}": "11607",
+                    f"L_SHORTMESSAGE{index}": ERRORS[11607][0],
+                    f"L_LONGMESSAGE{index}": ERRORS[11607][1],
+                    f"L_SEVERITYCODE{index}": "Warning",
+                }
             )
             return reply
         handler = {
@@ -153,12 +203,21 @@ class NvpSimulator(SimulatedClock):
             "DoCapture": self.do_capture,
             "DoVoid": self.do_void,
             "RefundTransaction": self.refund,
+            "GetTransactionDetails": self.transaction_details,
         }.get(method)
         if handler is None:
             return self.failure(10004, f"Unknown method {method}")
+        ledger_size = len(self.ledger)
         reply = handler(fields)
-        if message_id and reply["ACK"] == "Success" and method != "GetExpressCheckoutDetails":
-            self.message_ids[(method, message_id)] = {"reply": reply, "ledger_index": len(self.ledger) - 1}
+        # NVP API, MSGSUBID: "a message ID used for idempotence ... used later to request the latest
+        # results for a previous request without generating a new request"; the first answer, success or
+        # failure, is what a repeated MSGSUBID gets back.
+        if message_id and method not in ("GetExpressCheckoutDetails", "GetTransactionDetails"):
+            recorded = reply["ACK"] != "Failure" and ledger_size < len(self.ledger)
+            self.message_ids[(method, message_id)] = {
+                "reply": reply,
+                "ledger_index": len(self.ledger) - 1 if recorded else None,
+            }
         return reply
 
     @staticmethod
@@ -168,6 +227,13 @@ class NvpSimulator(SimulatedClock):
         except (InvalidOperation, TypeError):
             return None
         return amount if amount > 0 else None
+
+    @staticmethod
+    def amount_fits(value, currency):
+        """Currency codes: HUF, JPY and TWD take whole amounts; the others at most two decimals."""
+        decimals = 0 if currency in WHOLE_UNIT_CURRENCIES else 2
+        text = str(value or "")
+        return "." not in text or (decimals > 0 and len(text.split(".", 1)[1]) <= decimals)
 
     def new_id(self, prefix=""):
         digits = string.digits + string.ascii_uppercase
@@ -183,12 +249,17 @@ class NvpSimulator(SimulatedClock):
     # -- Express Checkout -------------------------------------------------------------
 
     def set_express_checkout(self, fields):
+        """SetExpressCheckout: PAYMENTREQUEST_0_AMT required and positive, RETURNURL and CANCELURL required,
+        a supported currency (10605); the TOKEN answered is valid three hours (Express Checkout guide,
+        "How Express Checkout works": the token expires after three hours)."""
         amount = self.money(fields.get("PAYMENTREQUEST_0_AMT"))
         currency = fields.get("PAYMENTREQUEST_0_CURRENCYCODE", "USD")
         if amount is None:
             return self.failure(10004, "Order total is missing or invalid.")
         if currency not in self.currencies:
             return self.failure(10605)
+        if not self.amount_fits(fields.get("PAYMENTREQUEST_0_AMT"), currency):
+            return self.failure(10004, "Decimal amounts are not supported for this currency.")
         if not fields.get("RETURNURL") or not fields.get("CANCELURL"):
             return self.failure(10004, "ReturnURL and CancelURL are required.")
         token = "EC-" + self.new_id()[-17:]
@@ -208,6 +279,7 @@ class NvpSimulator(SimulatedClock):
         return {**self.envelope(), "TOKEN": token}
 
     def token_problem(self, token):
+        """Error codes: 10410 invalid token, 10411 "this Express Checkout session has expired"."""
         state = self.tokens.get(token)
         if state is None:
             return None, 10410
@@ -216,6 +288,8 @@ class NvpSimulator(SimulatedClock):
         return state, None
 
     def get_details(self, fields):
+        """GetExpressCheckoutDetails: CHECKOUTSTATUS (PaymentActionNotInitiated, PaymentActionCompleted...) and
+        PAYMENTREQUEST_0_TRANSACTIONID once paid; it carries no payment status: that is GetTransactionDetails'."""
         state, problem = self.token_problem(fields.get("TOKEN", ""))
         if problem:
             return self.failure(problem)
@@ -234,6 +308,8 @@ class NvpSimulator(SimulatedClock):
         return reply
 
     def do_payment(self, fields):
+        """DoExpressCheckoutPayment: 10415 once the token paid, 10485 before the payer approved, 10406 a wrong
+        PAYERID; the answer's PAYMENTINFO_0_PAYMENTSTATUS depends on how the payer funded it (``FUNDING``)."""
         state, problem = self.token_problem(fields.get("TOKEN", ""))
         if problem:
             return self.failure(problem)
@@ -247,20 +323,32 @@ class NvpSimulator(SimulatedClock):
         if amount is None or amount > state["amount"]:
             return self.failure(10413)
         code = NEGATIVE_TESTS.get(amount)
-        if code and not (code in ONCE_PER_TOKEN and code in state["triggered"]):
+        # Error codes, 10486: "redirect your customer to PayPal" to choose another funding source; a payer
+        # whose other sources fail as well meets it again (``self.funding_always_fails``).
+        repeat = code == 10486 and self.funding_always_fails
+        if code and (repeat or not (code in ONCE_PER_TOKEN and code in state["triggered"])):
             state["triggered"].add(code)
             return self.failure(code)
         action = fields.get("PAYMENTREQUEST_0_PAYMENTACTION", state["action"])
         transaction_id = self.new_id()
         kind = "sale" if action == "Sale" else "authorization"
+        if kind == "sale":
+            status, reason, payment_type = FUNDING[state.get("funding", "balance")]
+        else:
+            # DoExpressCheckoutPayment: an authorization is "Pending" with PENDINGREASON "authorization".
+            status, reason, payment_type = "Pending", "authorization", "instant"
         self.transactions[transaction_id] = {
             "kind": kind,
             "amount": amount,
             "currency": state["currency"],
-            "captured": amount if kind == "sale" else Decimal(0),
+            "captured": amount if status == "Completed" else Decimal(0),
             "refunded": Decimal(0),
             "voided": False,
             "completed": kind == "sale",
+            "status": status,
+            "pending_reason": reason,
+            "payment_type": payment_type,
+            "invnum": state["invnum"],
         }
         state["transaction_id"] = transaction_id
         self.record(kind, transaction_id, amount)
@@ -269,16 +357,44 @@ class NvpSimulator(SimulatedClock):
             "TOKEN": fields["TOKEN"],
             "PAYMENTINFO_0_TRANSACTIONID": transaction_id,
             "PAYMENTINFO_0_TRANSACTIONTYPE": "expresscheckout",
-            "PAYMENTINFO_0_PAYMENTTYPE": "instant",
-            "PAYMENTINFO_0_AMT": f"{amount:.2f}",
+            "PAYMENTINFO_0_PAYMENTTYPE": payment_type,
+            "PAYMENTINFO_0_AMT": self.format(amount, state["currency"]),
             "PAYMENTINFO_0_CURRENCYCODE": state["currency"],
-            "PAYMENTINFO_0_PAYMENTSTATUS": "Completed" if kind == "sale" else "Pending",
-            "PAYMENTINFO_0_PENDINGREASON": "None" if kind == "sale" else "authorization",
+            "PAYMENTINFO_0_PAYMENTSTATUS": status,
+            "PAYMENTINFO_0_PENDINGREASON": reason,
             "PAYMENTINFO_0_ACK": "Success",
             "PAYMENTINFO_0_ERRORCODE": "0",
         }
 
+    def transaction_details(self, fields):
+        """GetTransactionDetails: the transaction's current PAYMENTSTATUS and PENDINGREASON.
+
+        GetTransactionDetails API operation: the request names TRANSACTIONID (10004 "Transaction id is
+        invalid" when PayPal has no such transaction); the response carries PAYMENTSTATUS (Completed,
+        Pending, In-Progress, Denied, Reversed, Failed...), PENDINGREASON, PAYMENTTYPE, AMT, CURRENCYCODE,
+        INVNUM. It is the documented way to learn what became of a pending payment.
+        """
+        transaction = self.transactions.get(fields.get("TRANSACTIONID", ""))
+        if transaction is None:
+            return self.failure(10004)
+        return {
+            **self.envelope(),
+            "TRANSACTIONID": fields["TRANSACTIONID"],
+            "TRANSACTIONTYPE": "expresscheckout" if transaction["kind"] in ("sale", "authorization") else "",
+            "PAYMENTTYPE": transaction.get("payment_type", "instant"),
+            "PAYMENTSTATUS": transaction.get("status", "Completed"),
+            "PENDINGREASON": transaction.get("pending_reason", "None"),
+            "AMT": self.format(transaction["amount"], transaction["currency"]),
+            "CURRENCYCODE": transaction["currency"],
+            "INVNUM": transaction.get("invnum", ""),
+        }
+
+    @staticmethod
+    def format(amount, currency):
+        return f"{amount:.0f}" if currency in WHOLE_UNIT_CURRENCIES else f"{amount:.2f}"
+
     def authorization(self, fields):
+        """DoCapture / DoVoid name an open authorization: 10609 invalid id, 10600 voided, 10602 completed."""
         transaction = self.transactions.get(fields.get("AUTHORIZATIONID", ""))
         if transaction is None or transaction["kind"] != "authorization":
             return None, self.failure(10609)
@@ -289,6 +405,7 @@ class NvpSimulator(SimulatedClock):
         return transaction, None
 
     def do_capture(self, fields):
+        """DoCapture: up to the authorized amount (10610); COMPLETETYPE=Complete closes the authorization."""
         authorization, problem = self.authorization(fields)
         if problem:
             return problem
@@ -329,6 +446,8 @@ class NvpSimulator(SimulatedClock):
         return {**self.envelope(), "AUTHORIZATIONID": fields["AUTHORIZATIONID"]}
 
     def refund(self, fields):
+        """RefundTransaction: REFUNDTYPE Full only when nothing was refunded (10009 after a partial refund);
+        Partial up to what is left (10009); only a sale or a capture can be refunded."""
         transaction = self.transactions.get(fields.get("TRANSACTIONID", ""))
         if transaction is None:
             return self.failure(10004)
@@ -374,7 +493,7 @@ class NvpSimulator(SimulatedClock):
             if problem:
                 return self.page(f"<p>{html.escape(ERRORS[problem][1])}</p>", "400 Bad Request")
             if path == "/webscr/approve":
-                return "302 Found", [("Location", self.approve(token))], b""
+                return "302 Found", [("Location", self.approve(token, query.get("funding", "balance")))], b""
             if path == "/webscr/cancel":
                 target = f"{state['CANCELURL']}{self._sep(state['CANCELURL'])}{urlencode({'token': token})}"
                 return "302 Found", [("Location", target)], b""
@@ -383,6 +502,8 @@ class NvpSimulator(SimulatedClock):
             f"<h1>PayPal simulator: pay {html.escape(amount)}</h1>"
             "<form method='post' action='/webscr/approve'>"
             f"<input type='hidden' name='token' value='{html.escape(token)}'>"
+            "<label>Pay with <select name='funding'><option value='balance'>PayPal balance</option>"
+            "<option value='echeck'>eCheck (bank account)</option></select></label>"
             "<button type='submit'>Pay now</button></form>"
             f"<p><a href='/webscr/cancel?{urlencode({'token': token})}'>Cancel and return to the merchant</a></p>"
         )

@@ -41,12 +41,16 @@ def cancel_on_hosted_page(redirect_url):
     return requests.get(_origin(redirect_url) + "/hosted/cancel?" + query, timeout=5, allow_redirects=False)
 
 
-def approve_at_paypal(redirect_url):
-    """Open the Express Checkout approval page and click "Pay now"; returns the return URL."""
+def approve_at_paypal(redirect_url, *, funding="balance"):
+    """Open the Express Checkout approval page, pick how to pay (``balance``, ``echeck``, ``review``...)
+    and click "Pay now"; returns the return URL."""
     open_page(redirect_url)
     token = parse_qs(urlsplit(redirect_url).query)["token"][0]
     response = requests.post(
-        _origin(redirect_url) + "/webscr/approve", data={"token": token}, timeout=5, allow_redirects=False
+        _origin(redirect_url) + "/webscr/approve",
+        data={"token": token, "funding": funding},
+        timeout=5,
+        allow_redirects=False,
     )
     assert response.status_code == 302, response.text
     return response.headers["Location"]

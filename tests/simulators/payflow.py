@@ -1,13 +1,23 @@
 """A loopback simulator of the Payflow Gateway: the name-value API and the hosted page.
 
-Facts it follows (PayPal's Payflow Gateway developer guide): requests are
-``NAME[len]=value`` pairs, a value without a length tag ends at the next ``&``;
-every request has an ``X-VPS-REQUEST-ID`` and a repeated id gets the first answer
-back with ``DUPLICATE=1``; the documented test cards; amounts up to 1000 approve,
-1001-2000 answer the RESULT ``amount - 1000`` for the codes below (12 otherwise),
-above 2000 decline with 12; Secure Tokens live 30 minutes and pay once; delayed
-capture only against an authorization and up to its amount; void only before
-settlement; credits only against a sale or capture and up to what it captured.
+A second reading of PayPal's guides, not a copy of the provider: each rule names its source.
+"Gateway guide" is the *Payflow Gateway Developer Guide and Reference* (sections: "Payflow Header
+Parameters" of "Posting Transactions Directly Without the Payflow SDK", "Secure Token" and
+"Secure Token Errors", "Submitting Inquiry Transactions", "Transaction Responses" / "RESULT Values
+and RESPMSG Text", "Credit Card Transaction Parameters"); "Fraud guide" the *Payflow Fraud
+Protection Services User's Guide* ("RESULT Values Specific to Fraud Protection Services",
+"Accepting or Rejecting Transactions That Trigger Filters"); "Currency codes" PayPal's currency
+codes page.
+
+Facts it follows: requests are ``NAME[len]=value`` pairs, a value without a length tag ends at the
+next ``&``; every request has an ``X-VPS-REQUEST-ID`` and a repeated id gets the first answer back
+with ``DUPLICATE=1``, whatever that answer was (a decline, a RESULT 104...), or RESULT 133 when the
+body differs; the documented test cards; amounts up to 1000 approve, 1001-2000 answer the RESULT
+``amount - 1000`` for the codes below (12 otherwise), above 2000 decline with 12; Secure Tokens live
+30 minutes and serve 3 attempts, and stop at the first approval; delayed capture only against an
+authorization and up to its amount; void only before settlement; credits only against a sale or
+capture and up to what it captured; a transaction flagged for review (126, 127) moves no money until
+the merchant accepts it.
 """
 
 import base64
@@ -50,8 +60,10 @@ AMOUNT_TRIGGERS = {
     51: "Exceeds per transaction limit",
     112: "Failed AVS check",
     114: "CVV2 Mismatch",
+    104: "Timeout waiting for processor response",
     125: "Declined by Fraud Service",
     126: "Under review by Fraud Service",
+    127: "Fraud Protection Services Filter - Not processed by filters",
 }
 MESSAGES = {
     0: "Approved",
@@ -67,10 +79,29 @@ MESSAGES = {
     160: "Secure Token already been used",
     161: "Transaction using secure token is already in progress",
     162: "Secure Token Expired",
+    128: "Declined by merchant after being flagged for review by filters",
     **AMOUNT_TRIGGERS,
 }
-APPROVED_RESULTS = (0, 126)
+#: Gateway guide, RESULT values: 0 approves. Fraud guide: 126 "flagged for review by filters" and
+#: 127 "not screened by filters" reach the processor but settle only once the merchant accepts them in
+#: PayPal Manager; 128 is one the merchant then declined.
+APPROVED_RESULTS = (0, 126, 127)
+REVIEW_RESULTS = (126, 127)
+#: Gateway guide, RESULT values, 112 "Failed AVS check": the processor approved, the gateway declined on
+#: the address check, and an authorization may remain on the card until it is voided.
+AUTHORIZATION_LEFT_BY = (112,)
+#: Gateway guide, RESULT 104 (and 11, 106, 109, 150, 151): the gateway did not hear from the processor
+#: in time; the transaction may or may not have happened.
+UNKNOWN_OUTCOME_RESULTS = (11, 104, 106, 109, 150, 151)
+#: Gateway guide, "About the Secure Token": "valid for 30 minutes"; "Secure Token Errors": it expires
+#: once passed 3 times, or used in a successful transaction (the same section also says 20 minutes:
+#: the provider must not count on more than 20).
 SECURE_TOKEN_LIFETIME = timedelta(minutes=30)
+SECURE_TOKEN_USES = 3
+#: Currency codes: "HUF, JPY, TWD: this currency does not support decimals".
+WHOLE_UNIT_CURRENCIES = frozenset({"HUF", "JPY", "TWD"})
+#: Gateway guide, "Payflow Header Parameters": X-VPS-REQUEST-ID is "1 to 32 printable characters".
+REQUEST_ID_LENGTH = 32
 
 
 def parse_payflow(body):
@@ -108,8 +139,12 @@ class PayflowSimulator(SimulatedClock):
         from .server import Faults
 
         self.vendor, self.user, self.password, self.partner = vendor, user or vendor, password, partner
-        self.currencies = tuple(currencies or ("USD", "CAD", "EUR", "GBP", "AUD"))
+        self.currencies = tuple(currencies or ("USD", "CAD", "EUR", "GBP", "AUD", "JPY", "HUF", "TWD"))
         self.faults = Faults()
+        self.headers = []
+        #: Requests still to be run whose answer is then replaced by RESULT 104: the processor did the
+        #: transaction, the gateway timed out waiting for it (Gateway guide, RESULT 104).
+        self.lost_processor_answers = 0
         self.lock = threading.RLock()
         self.transactions = {}
         self.tokens = {}
@@ -131,12 +166,32 @@ class PayflowSimulator(SimulatedClock):
                 transaction["settled"] = True
 
     def charges(self):
-        """Approved sales and captures: the money taken, one entry per real transaction."""
-        return [
-            e
-            for e in self.ledger
-            if e["trxtype"] in ("S", "D") and e["result"] in APPROVED_RESULTS and not e["duplicate"]
-        ]
+        """Sales and captures that took money: approved, or accepted after a fraud review; one per transaction."""
+        taken = []
+        for entry in self.ledger:
+            if entry["trxtype"] not in ("S", "D") or entry["duplicate"] or entry["result"] not in APPROVED_RESULTS:
+                continue
+            transaction = self.transactions.get(entry["pnref"], {})
+            if transaction.get("review") in ("pending", "rejected"):
+                continue
+            taken.append(entry)
+        return taken
+
+    def accept_review(self, pnref):
+        """The merchant accepts a transaction the filters held (Fraud guide, "Acting on transactions...")."""
+        with self.lock:
+            transaction = self.transactions[pnref]
+            transaction["review"] = "accepted"
+            if transaction["trxtype"] == "S":
+                transaction["captured"] = transaction["amount"]
+
+    def reject_review(self, pnref):
+        """The merchant rejects it: RESULT 128, no money taken (Fraud guide, "Rejecting transactions")."""
+        with self.lock:
+            transaction = self.transactions[pnref]
+            transaction["review"] = "rejected"
+            transaction["captured"] = Decimal(0)
+            transaction["voided"] = True
 
     def entries(self, trxtype):
         return [e for e in self.ledger if e["trxtype"] == trxtype]
@@ -150,11 +205,21 @@ class PayflowSimulator(SimulatedClock):
             start_response(status, headers)
             return [body]
         self.request_ids.append(environ.get("HTTP_X_VPS_REQUEST_ID", ""))
+        self.headers.append({key[5:]: value for key, value in environ.items() if key.startswith("HTTP_X_VPS")})
         return apply_fault(self.faults, self.api, environ, start_response, coded=self._coded)
 
-    def _coded(self, code):
+    def _coded(self, code, environ):
+        """A ``result:N`` fault: the gateway answers N without running the transaction, and stores that
+        answer under the request id like any other (a retry with the same id gets it back)."""
         code = int(code)
         reply = {"RESULT": code, "RESPMSG": MESSAGES.get(code, "Processor error")}
+        body = read_body(environ)
+        request_id = environ.get("HTTP_X_VPS_REQUEST_ID", "")
+        with self.lock:
+            if request_id and request_id not in self.replies:
+                self.replies[request_id] = (body, reply)
+            elif request_id:
+                reply = {**self.replies[request_id][1], "DUPLICATE": "1"}
         return "200 OK", [("Content-Type", "text/namevalue")], encode_reply(reply)
 
     def api(self, environ):
@@ -162,9 +227,12 @@ class PayflowSimulator(SimulatedClock):
         self.raw_requests.append(body)
         request_id = environ.get("HTTP_X_VPS_REQUEST_ID", "")
         with self.lock:
-            if not request_id:
-                reply = self.error(7, "Field format error: X-VPS-REQUEST-ID missing")
+            if not request_id or len(request_id) > REQUEST_ID_LENGTH:
+                reply = self.error(7, "Field format error: X-VPS-REQUEST-ID missing or too long")
             elif request_id in self.replies:
+                # Gateway guide, "Payflow Header Parameters": a used id is a retry; the response to the
+                # original request comes back with DUPLICATE=1 (stored 30 days or more), whatever the
+                # new data. RESULT 133 "Data mismatch in HTTP retry request" when the data differs.
                 first_body, first_reply = self.replies[request_id]
                 if first_body == body:
                     reply = {**first_reply, "DUPLICATE": "1"}
@@ -172,9 +240,13 @@ class PayflowSimulator(SimulatedClock):
                 else:
                     reply = self.error(133)
             else:
-                reply = self.dispatch(parse_payflow(body))
-                if request_id and int(reply["RESULT"]) not in (104, 106, 109):
-                    self.replies[request_id] = (body, reply)
+                fields = parse_payflow(body)
+                reply = self.dispatch(fields)
+                if self.lost_processor_answers and fields.get("TRXTYPE") != "I":
+                    self.lost_processor_answers -= 1
+                    reply = self.error(104)
+                # Every answer is stored, a RESULT 104 as well: the same id never runs the request again.
+                self.replies[request_id] = (body, reply)
         return "200 OK", [("Content-Type", "text/namevalue")], encode_reply(reply)
 
     def error(self, result, message=None):
@@ -236,6 +308,10 @@ class PayflowSimulator(SimulatedClock):
             return self.error(7, "Field format error: CUSTREF")
         if fields.get("CURRENCY", "USD") not in self.currencies:
             return self.error(6)
+        if not self.amount_fits(fields):
+            return self.error(4, "Invalid amount: this currency takes no decimals")
+        if not self.custip_is_valid(fields):
+            return self.error(7, "Field format error: CUSTIP")
         account = fields.get("ACCT", "")
         if account not in TEST_CARDS:
             return self.error(23)
@@ -264,8 +340,18 @@ class PayflowSimulator(SimulatedClock):
             "custref": fields.get("CUSTREF", ""),
             "created": self.now(),
             "respmsg": MESSAGES.get(result, "Declined"),
+            "review": "pending" if result in REVIEW_RESULTS else None,
+            # RESULT 112: the processor's authorization stays on the card until voided.
+            "open_authorization": result in AUTHORIZATION_LEFT_BY,
         }
-        reply = {"RESULT": result, "PNREF": pnref, "RESPMSG": MESSAGES.get(result, "Declined"), "AMT": f"{amount:.2f}"}
+        if result in REVIEW_RESULTS:
+            self.transactions[pnref]["captured"] = Decimal(0)
+        reply = {
+            "RESULT": result,
+            "PNREF": pnref,
+            "RESPMSG": MESSAGES.get(result, "Declined"),
+            "AMT": self.format(amount, fields.get("CURRENCY", "USD")),
+        }
         if result in APPROVED_RESULTS:
             reply.update({"AUTHCODE": "010101", "AVSADDR": "Y", "AVSZIP": "Y", "CVV2MATCH": "Y"})
         if result == 126:
@@ -282,6 +368,27 @@ class PayflowSimulator(SimulatedClock):
         return (year, month) >= (date.today().year, date.today().month)
 
     @staticmethod
+    def format(amount, currency):
+        return f"{amount:.0f}" if currency in WHOLE_UNIT_CURRENCIES else f"{amount:.2f}"
+
+    @staticmethod
+    def amount_fits(fields):
+        """Currency codes: HUF, JPY and TWD take no decimals; the others at most two."""
+        text = fields.get("AMT", "")
+        decimals = 0 if fields.get("CURRENCY", "USD") in WHOLE_UNIT_CURRENCIES else 2
+        return "." not in text or (decimals > 0 and len(text.split(".", 1)[1]) <= decimals)
+
+    @staticmethod
+    def custip_is_valid(fields):
+        """Gateway guide, "Credit Card Transaction Parameters", CUSTIP: the browser's IP address in the
+        form xxx.xxx.xxx.xxx, at most 15 characters: an IPv4 dotted quad, nothing else."""
+        value = fields.get("CUSTIP", "")
+        if not value:
+            return True
+        parts = value.split(".")
+        return len(value) <= 15 and len(parts) == 4 and all(p.isdigit() and int(p) <= 255 for p in parts)
+
+    @staticmethod
     def custref_is_valid(fields):
         """The guide's limit: up to 12 alphanumeric characters."""
         custref = fields.get("CUSTREF", "")
@@ -291,11 +398,16 @@ class PayflowSimulator(SimulatedClock):
         return self.transactions.get(fields.get("ORIGID", ""))
 
     def delayed_capture(self, fields):
+        """Gateway guide, "Submitting Delayed Capture Transactions": TRXTYPE=D against an approved
+        authorization (ORIGID), once, up to its amount (RESULT 111 "Capture error" otherwise)."""
         authorization = self.original(fields)
         if authorization is None:
             return self.error(19)
         if authorization["trxtype"] != "A" or authorization["result"] not in APPROVED_RESULTS:
             return self.error(111, "Capture error: not an approved authorization")
+        if authorization.get("review") in ("pending", "rejected"):
+            # Fraud guide: a transaction held for review goes no further until the merchant accepts it.
+            return self.error(111, "Capture error: transaction under review or rejected")
         if authorization["voided"] or authorization["closed"]:
             return self.error(111, "Capture error: authorization already captured or voided")
         amount = self.amount(fields, default=authorization["amount"])
@@ -315,10 +427,18 @@ class PayflowSimulator(SimulatedClock):
             "parent": authorization["pnref"],
             "custref": fields.get("CUSTREF", ""),  # only what this request sent
             "created": self.now(),
+            "review": None,
+            "respmsg": "Approved",
         }
-        return {"RESULT": 0, "PNREF": pnref, "RESPMSG": "Approved", "AMT": f"{amount:.2f}"}
+        return {
+            "RESULT": 0,
+            "PNREF": pnref,
+            "RESPMSG": "Approved",
+            "AMT": self.format(amount, authorization["currency"]),
+        }
 
     def void(self, fields):
+        """Gateway guide, "Submitting Void Transactions": only before settlement, once (RESULT 108)."""
         transaction = self.original(fields)
         if transaction is None:
             return self.error(19)
@@ -327,9 +447,12 @@ class PayflowSimulator(SimulatedClock):
         if transaction["voided"] or transaction["closed"]:
             return self.error(108, "Void error: transaction already voided or captured")
         transaction["voided"] = True
-        return {"RESULT": 0, "PNREF": self.new_pnref(), "RESPMSG": "Approved"}
+        transaction["open_authorization"] = False
+        return self.follow_up(transaction, fields, "V", None)
 
     def credit(self, fields):
+        """Gateway guide, "Submitting Credit Transactions": a reference credit against a sale or a delayed
+        capture, up to what it captured (RESULT 105 "Credit error" otherwise)."""
         transaction = self.original(fields)
         if transaction is None:
             return self.error(19)
@@ -337,14 +460,41 @@ class PayflowSimulator(SimulatedClock):
             return self.error(3, "Invalid transaction type: cannot credit this transaction")
         if transaction["voided"]:
             return self.error(105, "Credit error: transaction voided")
+        if transaction.get("review") == "pending":
+            return self.error(105, "Credit error: transaction under review")
         remaining = transaction["captured"] - transaction["credited"]
         amount = self.amount(fields, default=remaining)
         if amount is None or amount > remaining:
             return self.error(105, "Credit error: amount exceeds what is left to refund")
         transaction["credited"] += amount
-        return {"RESULT": 0, "PNREF": self.new_pnref(), "RESPMSG": "Approved", "AMT": f"{amount:.2f}"}
+        return self.follow_up(transaction, fields, "C", amount)
+
+    def follow_up(self, original, fields, trxtype, amount):
+        """A void or credit: its own PNREF, found again by an inquiry on its ORIGID or CUSTREF."""
+        pnref = self.new_pnref()
+        self.transactions[pnref] = {
+            **original,
+            "pnref": pnref,
+            "trxtype": trxtype,
+            "amount": amount if amount is not None else original["amount"],
+            "result": 0,
+            "captured": Decimal(0),
+            "credited": Decimal(0),
+            "parent": original["pnref"],
+            "custref": fields.get("CUSTREF", ""),
+            "created": self.now(),
+            "review": None,
+            "respmsg": "Approved",
+            "open_authorization": False,
+        }
+        reply = {"RESULT": 0, "PNREF": pnref, "RESPMSG": "Approved"}
+        if amount is not None:
+            reply["AMT"] = self.format(amount, original["currency"])
+        return reply
 
     def inquiry(self, fields):
+        """Gateway guide, "Submitting Inquiry Transactions": by ORIGID, by SECURETOKEN, or by CUSTREF (the
+        last transaction sent with that CUSTREF within 30 days); RESULT 19 when none."""
         if fields.get("SECURETOKEN"):
             token = next((t for t in self.tokens.values() if t["token"] == fields["SECURETOKEN"]), None)
             transaction = self.transactions.get(token["last_pnref"]) if token and token.get("last_pnref") else None
@@ -359,25 +509,35 @@ class PayflowSimulator(SimulatedClock):
             transaction = self.original(fields)
         if transaction is None:
             return self.error(19)
+        # Gateway guide, "Submitting Inquiry Transactions": ORIGRESULT is the original transaction's
+        # RESULT. Fraud guide: one held for review answers 126/127 until the merchant acts; accepted, it
+        # proceeds as approved (0); rejected, it is "declined by merchant after being flagged" (128).
+        result, message = transaction["result"], transaction["respmsg"]
+        if transaction.get("review") == "accepted":
+            result, message = 0, "Approved"
+        elif transaction.get("review") == "rejected":
+            result, message = 128, MESSAGES[128]
         if transaction["settled"]:
             state = 8
         elif transaction["voided"]:
             state = 3
         else:
-            state = 6 if transaction["result"] in APPROVED_RESULTS else 1
+            state = 6 if result in APPROVED_RESULTS else 1
         return {
             "RESULT": 0,
             "PNREF": self.new_pnref(),
-            "ORIGRESULT": transaction["result"],
+            "ORIGRESULT": result,
             "ORIGPNREF": transaction["pnref"],
-            "RESPMSG": transaction["respmsg"],
+            "RESPMSG": message,
             "TRANSSTATE": state,
-            "AMT": f"{transaction['amount']:.2f}",
+            "AMT": self.format(transaction["amount"], transaction["currency"]),
         }
 
     # -- Secure Token and hosted page -------------------------------------------------
 
     def create_secure_token(self, fields):
+        """Gateway guide, "Secure Token": CREATESECURETOKEN=Y with a unique SECURETOKENID of up to 36
+        characters; a reused id is refused."""
         token_id = fields.get("SECURETOKENID", "")
         if not token_id or len(token_id) > 36:
             return self.error(7, "Field format error: SECURETOKENID")
@@ -400,10 +560,12 @@ class PayflowSimulator(SimulatedClock):
         return {"RESULT": 0, "RESPMSG": "Approved", "SECURETOKEN": token, "SECURETOKENID": token_id}
 
     def usable_token(self, query):
+        """Gateway guide, "Secure Token Errors": a token passed 3 times, used in an approved transaction or
+        past its lifetime no longer works (160 used, 162 expired)."""
         token = self.tokens.get(query.get("SECURETOKENID", ""))
         if token is None or token["token"] != query.get("SECURETOKEN"):
             return None, 7
-        if token["spent"] or token["uses"] >= 3:
+        if token["spent"] or token["uses"] >= SECURE_TOKEN_USES:
             return None, 160
         if self.now() - token["created"] > SECURE_TOKEN_LIFETIME:
             return None, 162
@@ -452,7 +614,7 @@ class PayflowSimulator(SimulatedClock):
             self.silent_posts.append((silent_url, posted))
             if self.deliver_silent_posts:
                 threading.Thread(target=self.post_silently, args=(silent_url, posted), daemon=True).start()
-        if result in APPROVED_RESULTS or token["uses"] >= 3:
+        if result in APPROVED_RESULTS or token["uses"] >= SECURE_TOKEN_USES:
             target = token["fields"]["RETURNURL"] if result in APPROVED_RESULTS else token["fields"].get("ERRORURL")
             return self.redirect(target or token["fields"]["RETURNURL"], posted)
         query = {"SECURETOKEN": token["token"], "SECURETOKENID": token["id"], "error": reply["RESPMSG"]}

@@ -124,7 +124,7 @@ class LoopbackServer:
 def apply_fault(faults, handle, environ, start_response, *, coded):
     """Run ``handle(environ) -> (status, headers, body)`` under the next queued fault.
 
-    ``coded(value)`` builds the reply for ``result:N`` / ``error:N`` faults.
+    ``coded(value, environ)`` builds the reply for ``result:N`` / ``error:N`` faults (without doing the work).
     """
     fault = faults.take()
     if fault == "pass":
@@ -133,7 +133,7 @@ def apply_fault(faults, handle, environ, start_response, *, coded):
         start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
         return [b"Service temporarily unavailable"]
     if fault and ":" in fault:
-        status, headers, body = coded(fault.split(":", 1)[1])
+        status, headers, body = coded(fault.split(":", 1)[1], environ)
     else:
         status, headers, body = handle(environ)
     if fault == "timeout":

@@ -12,6 +12,7 @@ from wagtail.contrib.forms.models import AbstractForm, AbstractFormField
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
+from ..currencies import decimal_places, is_expressible
 from ..panels import SessionFiguresPanel
 from ..validators import validate_currency_code
 
@@ -161,6 +162,12 @@ class TrainingSessionPage(AbstractForm):
             self.currency = self.currency.upper()
         else:
             self.currency = self.site_settings().default_currency
+        if self.fee and self.currency and not is_expressible(self.fee, self.currency):
+            errors["fee"] = _("Amounts in %(currency)s take %(places)s decimal places: %(fee)s cannot be charged.") % {
+                "currency": self.currency,
+                "places": decimal_places(self.currency),
+                "fee": self.fee,
+            }
         if self.end_at is not None and self.end_at <= self.start_at:
             errors["duration_minutes"] = _("The session must end after it starts.")
         if self.registration_opens_at and self.registration_closes_at:

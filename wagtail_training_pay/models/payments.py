@@ -95,6 +95,20 @@ class Payment(BasePayment):
 
         move_now(self, MovementKind.REFUND, amount, reason="Payment.refund()")
 
+    @property
+    def pending_at_gateway(self):
+        """PayPal holds this payment (pending, under review): ``{"reason": ...}``, else ``None``."""
+        from ..providers.base import pending_at_gateway
+
+        return pending_at_gateway(self)
+
+    @property
+    def refused_after_pending(self):
+        """PayPal held this payment, then refused it (an eCheck that bounced, a rejected review)."""
+        from ..providers.base import refused_after_pending
+
+        return refused_after_pending(self)
+
     def get_process_url(self):
         """Callbacks go through the app's locked view, not django-payments' unlocked one."""
         return reverse("wagtail_training_pay:process_payment", kwargs={"token": self.token})

@@ -14,9 +14,13 @@ from decimal import Decimal
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 from payments import PaymentError
 from payments.core import BasicProvider
+
+from .. import currencies
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +28,32 @@ logger = logging.getLogger(__name__)
 SECRET_FIELDS = frozenset({"PWD", "PASSWORD", "SIGNATURE", "CVV2", "CSC", "EXPDATE", "SWIPE", "SECURETOKEN"})
 #: Fields holding a card or account number: only the last four digits are logged.
 ACCOUNT_FIELDS = frozenset({"ACCT", "CARDNUM", "ACCTNUM"})
+#: Personal data, masked in logs like secrets: names, addresses, emails, phones, IP addresses...
+PERSONAL_FIELDS = frozenset(
+    {
+        "NAME",
+        "FIRSTNAME",
+        "LASTNAME",
+        "MIDDLENAME",
+        "EMAIL",
+        "PHONENUM",
+        "STREET",
+        "STREET2",
+        "CITY",
+        "STATE",
+        "ZIP",
+        "CUSTIP",
+        "PAYERID",
+        "PAYERBUSINESS",
+        "BUYERID",
+        "BUYERUSERNAME",
+        "SUBJECT",
+        "COMMENT1",
+        "COMMENT2",
+    }
+)
+#: Prefixes of personal fields (``BILLTOEMAIL``, ``SHIPTOSTREET``, ``PAYMENTREQUEST_0_SHIPTONAME``...).
+PERSONAL_PREFIXES = ("BILLTO", "SHIPTO", "PAYMENTREQUEST_0_SHIPTO", "L_PAYMENTREQUEST_0_NAME")
 
 
 class GatewayError(PaymentError):
@@ -73,6 +103,8 @@ def mask_value(name, value):
         return f"****{text[-4:]}" if len(text) > 4 else "****"
     if name in SECRET_FIELDS:
         return "***"
+    if name in PERSONAL_FIELDS or name.startswith(PERSONAL_PREFIXES):
+        return "[personal]" if text else text
     return text
 
 
@@ -93,13 +125,37 @@ def movement_key(payment, fallback):
     return getattr(payment, "movement_key", None) or fallback
 
 
+def attempt_number(payment, operation):
+    """The number of the current attempt at ``operation`` on the payment (1 for the first).
+
+    PayPal answers a repeated ``X-VPS-REQUEST-ID`` / ``MSGSUBID`` with its stored first answer (for 30
+    days or more), so a key is reused only to repeat the very same request after a transport failure
+    with no answer. After a definite answer (a decline, an error) the next attempt is a new request:
+    ``next_attempt`` moves the counter on, and the key derived from it changes.
+    """
+    counters = (getattr(payment.attrs, "gateway_attempts", None) if payment.extra_data else None) or {}
+    return int(counters.get(operation, 0)) + 1
+
+
+def next_attempt(payment, operation):
+    """Count one finished attempt at ``operation`` (unsaved; saved with ``extra_data``)."""
+    counters = dict((getattr(payment.attrs, "gateway_attempts", None) if payment.extra_data else None) or {})
+    counters[operation] = attempt_number(payment, operation)
+    payment.attrs.gateway_attempts = counters
+
+
 def card_form_allowed():
     """Card fields on the site only over HTTPS, except while developing (``DEBUG``)."""
     return settings.DEBUG or getattr(settings, "PAYMENT_USES_SSL", not settings.DEBUG)
 
 
-def format_amount(amount):
-    return f"{Decimal(amount).quantize(Decimal('0.01')):.2f}"
+def format_amount(amount, currency):
+    """``amount`` in ``currency``'s own precision (``currencies``); one it cannot express is refused, not rounded."""
+    if not currencies.is_expressible(amount, currency):
+        raise GatewayRefused(
+            f"{amount} cannot be charged in {currency}: it takes {currencies.decimal_places(currency)} decimals."
+        )
+    return currencies.format_amount(amount, currency)
 
 
 class HttpTransport:
@@ -116,6 +172,7 @@ class HttpTransport:
         self.retries = int(retries)
         self.retry_backoff = float(retry_backoff)
 
+    @sensitive_variables("body")
     def post(self, url, body, headers, *, parse, should_retry=lambda fields: False, log_fields=None):
         attempts = self.retries + 1
         last_problem = None
@@ -129,6 +186,9 @@ class HttpTransport:
                 last_problem = f"timeout ({exc.__class__.__name__})"
             except requests.ConnectionError as exc:
                 last_problem = f"connection failed ({exc.__class__.__name__})"
+            except requests.RequestException as exc:
+                # Raised from requests' frames, whose locals hold the request body: not chained, never reported.
+                raise GatewayError(f"{self.label}: request failed ({exc.__class__.__name__}).") from None
             else:
                 if response.status_code >= 500:
                     last_problem = f"HTTP {response.status_code}"
@@ -234,3 +294,45 @@ class PayPalClassicProvider(BasicProvider):
     def cancel(self, payment):
         """A payment not yet paid holds nothing at the gateway: tokens simply expire."""
         return None
+
+
+# -- a payment the gateway holds --------------------------------------------------------------------
+#
+# PayPal may take money without settling it at once: an Express Checkout eCheck or review ("Pending"),
+# a Payflow sale held by the fraud filters (RESULT 126/127). Such a payment keeps django-payments'
+# status ``waiting`` and carries ``attrs.gateway_pending``; the stale-payment sweeper asks the gateway
+# about it through the provider's ``check_status`` until the gateway settles it one way or the other.
+
+#: ``check_status`` answer: the gateway still holds the payment (pending, under review); ask again later.
+STILL_PENDING = "pending"
+
+
+def pending_at_gateway(payment):
+    """What the gateway reported while it holds the payment (``{"reason": ..., "since": ...}``), or ``None``."""
+    if not payment.extra_data:
+        return None
+    return getattr(payment.attrs, "gateway_pending", None) or None
+
+
+def mark_pending_at_gateway(payment, reason, **details):
+    """Record (unsaved) that the gateway holds the payment for ``reason`` (``echeck``, ``fraud review``...)."""
+    current = pending_at_gateway(payment) or {}
+    payment.attrs.gateway_pending = {
+        "reason": str(reason),
+        "since": current.get("since") or timezone.now().isoformat(),
+        **{key: str(value) for key, value in details.items()},
+    }
+
+
+def end_pending_at_gateway(payment, outcome):
+    """Record (unsaved) how the gateway settled a payment it held: ``completed``, ``denied``, ``rejected``..."""
+    held = pending_at_gateway(payment)
+    payment.attrs.gateway_pending = None
+    if held:
+        payment.attrs.gateway_outcome = {**held, "outcome": str(outcome), "at": timezone.now().isoformat()}
+
+
+def refused_after_pending(payment):
+    """The gateway held the payment, then refused it (an eCheck that bounced, a review rejected)."""
+    outcome = getattr(payment.attrs, "gateway_outcome", None) if payment.extra_data else None
+    return bool(outcome) and outcome.get("outcome") != "completed"

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from payments import FraudStatus, PaymentStatus, RedirectNeeded
 
 from .base import (
+    STILL_PENDING,
     GatewayConfigurationError,
     GatewayDeclined,
     GatewayError,
@@ -33,9 +34,14 @@ from .base import (
     GatewayUnavailable,
     MalformedResponse,
     PayPalClassicProvider,
+    attempt_number,
+    end_pending_at_gateway,
     format_amount,
+    mark_pending_at_gateway,
     movement_key,
+    next_attempt,
     operation_key,
+    pending_at_gateway,
     redact,
 )
 
@@ -50,10 +56,23 @@ CONFIGURATION = frozenset({10002, 10006, 10007, 10008, 10501, 10605})
 SEND_BACK = frozenset({10486, 10422, 10485})
 #: Declined: the payer should use another payment method.
 DECLINED = frozenset({10417, 11084, 10537, 10538, 10539, 11611})
+#: Times the payer is sent back to PayPal to choose another funding source (10486, 10422) before the
+#: payment is given up and another payment method offered.
+MAX_SEND_BACK = 3
 TOKEN_EXPIRED = 10411
 ALREADY_COMPLETED = 10415
 DUPLICATE_REQUEST = 11607
 FRAUD_REVIEW = 11610
+
+#: PAYMENTSTATUS values (DoExpressCheckoutPayment's PAYMENTINFO_n_PAYMENTSTATUS, GetTransactionDetails'
+#: PAYMENTSTATUS): the money reached the merchant...
+COMPLETED_STATUSES = frozenset({"Completed", "Processed", "Completed-Funds-Held"})
+#: ... PayPal still holds it (an eCheck clearing, a review: "In-Progress" is not a rejection) ...
+OPEN_STATUSES = frozenset({"Pending", "In-Progress"})
+#: ... or it never will.
+FAILED_STATUSES = frozenset({"Denied", "Reversed", "Failed", "Expired", "Voided"})
+#: PENDINGREASON values of an authorization, captured later: not a payment PayPal holds.
+AUTHORIZATION_REASONS = frozenset({"authorization", "order"})
 
 #: PayPal keeps an Express Checkout token three hours; reuse it a little less.
 TOKEN_REUSE = timedelta(hours=2, minutes=30)
@@ -143,14 +162,20 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             body,
             {"Content-Type": "application/x-www-form-urlencoded"},
             parse=decode_nvp,
-            should_retry=lambda answer: not succeeded(answer) and bool(RETRYABLE & set(error_codes(answer))),
+            # A call without MSGSUBID may be repeated after PayPal's "try again"; with one, PayPal would
+            # replay the stored answer: the caller decides (a new attempt, a new key).
+            should_retry=lambda answer: (
+                not msgsubid and not succeeded(answer) and bool(RETRYABLE & set(error_codes(answer)))
+            ),
             log_fields=redact(full),
         )
         if DUPLICATE_REQUEST in error_codes(fields):
             logger.info("%s %s: PayPal replayed the first answer to MSGSUBID %s.", self.label, method, msgsubid)
         return fields
 
-    def raise_for_errors(self, fields, operation):
+    def raise_for_errors(self, fields, operation, answered=False):
+        """Raise the error class for PayPal's failure. ``answered``: the failure is PayPal's definite answer to
+        a request with a MSGSUBID (a "try again" error included): the caller counted the attempt."""
         codes = set(error_codes(fields))
         message = error_text(fields)
         text = f"{self.label} {operation}: {fields.get('ACK')} {sorted(codes)} {message}"
@@ -165,7 +190,8 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
                 payer_message=_("PayPal declined the payment: %(reason)s") % {"reason": message},
             )
         if codes & RETRYABLE:
-            raise GatewayUnavailable(text, code=min(codes & RETRYABLE), gateway_message=message)
+            error = GatewayError if answered else GatewayUnavailable
+            raise error(text, code=min(codes & RETRYABLE), gateway_message=message)
         raise GatewayRefused(text, code=min(codes) if codes else None, gateway_message=message)
 
     # -- checkout ---------------------------------------------------------------------
@@ -180,6 +206,9 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
     def get_form(self, payment, data=None):
         self.check_currency(payment)
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
+            raise RedirectNeeded(payment.get_success_url())
+        if pending_at_gateway(payment):
+            # Paid, not yet settled at PayPal: never a second checkout for the same payment.
             raise RedirectNeeded(payment.get_success_url())
         if payment.status == PaymentStatus.WAITING:
             payment.change_status(PaymentStatus.INPUT)
@@ -196,7 +225,7 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             if created and timezone.now() - created < TOKEN_REUSE:
                 return state["token"]
         params = {
-            "PAYMENTREQUEST_0_AMT": format_amount(payment.total),
+            "PAYMENTREQUEST_0_AMT": format_amount(payment.total, payment.currency),
             "PAYMENTREQUEST_0_CURRENCYCODE": payment.currency,
             "PAYMENTREQUEST_0_PAYMENTACTION": self.payment_action,
             "PAYMENTREQUEST_0_INVNUM": str(payment.token),
@@ -227,11 +256,11 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             return {}
         if not items or item_total != payment.total:
             return {}
-        params = {"PAYMENTREQUEST_0_ITEMAMT": format_amount(item_total)}
+        params = {"PAYMENTREQUEST_0_ITEMAMT": format_amount(item_total, payment.currency)}
         for index, item in enumerate(items):
             params[f"L_PAYMENTREQUEST_0_NAME{index}"] = str(item.name)[:127]
             params[f"L_PAYMENTREQUEST_0_NUMBER{index}"] = str(item.sku)[:127]
-            params[f"L_PAYMENTREQUEST_0_AMT{index}"] = format_amount(item.price)
+            params[f"L_PAYMENTREQUEST_0_AMT{index}"] = format_amount(item.price, payment.currency)
             params[f"L_PAYMENTREQUEST_0_QTY{index}"] = str(item.quantity)
         return params
 
@@ -244,6 +273,8 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             return HttpResponseBadRequest("Unknown token")
         if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH, PaymentStatus.REFUNDED):
             return HttpResponseRedirect(payment.get_success_url())
+        if pending_at_gateway(payment):
+            return HttpResponseRedirect(payment.get_success_url())  # a reload: the sweeper learns the outcome
         if request.GET.get("ec") == "cancel":
             logger.info("%s payment %s: the payer cancelled at PayPal.", self.label, payment.pk)
             return HttpResponseRedirect(payment.get_failure_url())
@@ -278,16 +309,39 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         params = {
             "TOKEN": token,
             "PAYERID": payer_id,
-            "PAYMENTREQUEST_0_AMT": format_amount(payment.total),
+            "PAYMENTREQUEST_0_AMT": format_amount(payment.total, payment.currency),
             "PAYMENTREQUEST_0_CURRENCYCODE": payment.currency,
             "PAYMENTREQUEST_0_PAYMENTACTION": self.payment_action,
             "PAYMENTREQUEST_0_INVNUM": str(payment.token),
         }
-        done = self.call("DoExpressCheckoutPayment", params, msgsubid=operation_key(payment, "express", token))
+        # One MSGSUBID per attempt: a retry after no answer (same attempt) gets PayPal's stored answer
+        # back; an attempt after a definite answer (10486: the payer chose another funding source) is a
+        # new request and gets a new id, or PayPal would replay the failure.
+        attempt = int(state.get("attempts", 0)) + 1
+        key = operation_key(payment, "express", token, attempt)
+        done = self.call("DoExpressCheckoutPayment", params, msgsubid=key)
         codes = set(error_codes(done))
         if succeeded(done) or (DUPLICATE_REQUEST in codes and done.get("PAYMENTINFO_0_TRANSACTIONID")):
             return self.apply_completed(payment, state, done, prefix="PAYMENTINFO_0_")
+        state["attempts"] = attempt
+        payment.attrs.express_checkout = state
+        payment.save(update_fields=["extra_data"])
         if codes & SEND_BACK:
+            if attempt >= MAX_SEND_BACK:
+                logger.warning(
+                    "%s payment %s: PayPal refused %s funding sources in a row (%s); the payer is offered "
+                    "another payment method.",
+                    self.label,
+                    payment.pk,
+                    attempt,
+                    sorted(codes),
+                )
+                state["spent"] = True
+                payment.attrs.express_checkout = state
+                payment.attrs.choose_another_method = True
+                payment.save(update_fields=["extra_data"])
+                payment.change_status(PaymentStatus.REJECTED, message=f"PayPal {sorted(codes)} {attempt} times")
+                return HttpResponseRedirect(payment.get_failure_url())
             logger.info("%s payment %s: PayPal asks to send the payer back (%s).", self.label, payment.pk, codes)
             return HttpResponseRedirect(self.approval_page(token))
         if ALREADY_COMPLETED in codes:
@@ -306,47 +360,103 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
         return HttpResponseRedirect(payment.get_failure_url())
 
     def apply_completed(self, payment, state, fields, *, prefix):
+        """Record what DoExpressCheckoutPayment (``PAYMENTINFO_0_``) or GetExpressCheckoutDetails
+        (``PAYMENTREQUEST_0_``) says of the checkout's transaction.
+
+        GetExpressCheckoutDetails names the transaction but carries no payment status: the status then
+        comes from GetTransactionDetails, never from a guess.
+        """
         transaction_id = fields.get(f"{prefix}TRANSACTIONID", "")
         payment_status = fields.get(f"{prefix}PAYMENTSTATUS", "")
-        pending_reason = fields.get(f"{prefix}PENDINGREASON", "").lower()
+        pending_reason = fields.get(f"{prefix}PENDINGREASON", "")
         if not payment_status:
-            # Recovered from GetExpressCheckoutDetails, which does not repeat the status.
-            payment_status = "Completed" if self._capture else "Pending"
-            pending_reason = pending_reason or ("" if self._capture else "authorization")
+            details = self.transaction_details(transaction_id)
+            payment_status, pending_reason = details.get("PAYMENTSTATUS", ""), details.get("PENDINGREASON", "")
         state["spent"] = True
         payment.attrs.express_checkout = state
         payment.attrs.paypal_payment_action = self.payment_action
-        payment.transaction_id = transaction_id
-        if payment_status in ("Completed", "Processed", "Completed-Funds-Held"):
-            status, captured = PaymentStatus.CONFIRMED, payment.total
-        elif payment_status == "Pending" and pending_reason in ("authorization", "order"):
-            status, captured = PaymentStatus.PREAUTH, Decimal(0)
-        elif payment_status == "Pending":
-            status, captured = PaymentStatus.WAITING, Decimal(0)
-            if pending_reason == "paymentreview" or FRAUD_REVIEW in error_codes(fields):
-                payment.change_fraud_status(FraudStatus.REVIEW, message=pending_reason, commit=False)
-        else:
-            status, captured = PaymentStatus.REJECTED, Decimal(0)
-        payment.fraud_status = payment.fraud_status if status == PaymentStatus.WAITING else FraudStatus.ACCEPT
-        self.record_capture(payment, captured, transaction_id=transaction_id, fraud_status=payment.fraud_status)
-        payment.change_status(status, message=f"PayPal: {payment_status} {pending_reason}".strip())
-        logger.info("%s payment %s: %s (%s).", self.label, payment.pk, payment_status, transaction_id)
-        if status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH):
+        self.apply_status(payment, transaction_id, payment_status, pending_reason, error_codes(fields))
+        if payment.status in (PaymentStatus.CONFIRMED, PaymentStatus.PREAUTH) or pending_at_gateway(payment):
             return HttpResponseRedirect(payment.get_success_url())
         return HttpResponseRedirect(payment.get_failure_url())
+
+    def transaction_details(self, transaction_id):
+        """GetTransactionDetails: PayPal's current ``PAYMENTSTATUS`` and ``PENDINGREASON`` of a transaction."""
+        details = self.call("GetTransactionDetails", {"TRANSACTIONID": transaction_id})
+        if not succeeded(details):
+            self.raise_for_errors(details, "GetTransactionDetails")
+        return details
+
+    def apply_status(self, payment, transaction_id, payment_status, pending_reason, codes=()):
+        """Apply a transaction's PAYMENTSTATUS to the payment; a status not known to mean money confirms nothing."""
+        reason = (pending_reason or "").lower()
+        reason = "" if reason == "none" else reason
+        payment.transaction_id = transaction_id
+        captured = Decimal(0)
+        if payment_status in COMPLETED_STATUSES:
+            status, captured = PaymentStatus.CONFIRMED, payment.total
+            payment.fraud_status = FraudStatus.ACCEPT
+            end_pending_at_gateway(payment, "completed")
+        elif payment_status == "Pending" and reason in AUTHORIZATION_REASONS:
+            status = PaymentStatus.PREAUTH
+            payment.fraud_status = FraudStatus.ACCEPT
+        elif payment_status in FAILED_STATUSES:
+            status = PaymentStatus.REJECTED
+            if pending_at_gateway(payment) and payment.fraud_status == FraudStatus.REVIEW:
+                payment.fraud_status = FraudStatus.REJECT
+            end_pending_at_gateway(payment, payment_status.lower())
+        else:
+            if payment_status not in OPEN_STATUSES:
+                logger.error(
+                    "%s payment %s: PayPal reports status %r for %s; left waiting, not confirmed.",
+                    self.label,
+                    payment.pk,
+                    payment_status,
+                    transaction_id,
+                )
+            status = PaymentStatus.WAITING
+            mark_pending_at_gateway(
+                payment,
+                reason or payment_status.lower() or "unknown",
+                status=payment_status,
+                transaction=transaction_id,
+            )
+            if reason == "paymentreview" or FRAUD_REVIEW in codes:
+                payment.fraud_status = FraudStatus.REVIEW
+        self.record_capture(payment, captured, transaction_id=transaction_id, fraud_status=payment.fraud_status)
+        if status != payment.status or status == PaymentStatus.WAITING:
+            payment.change_status(status, message=f"PayPal: {payment_status} {reason}".strip())
+        logger.info("%s payment %s: %s %s (%s).", self.label, payment.pk, payment_status, reason, transaction_id)
 
     def get_token_from_request(self, payment, request):
         """PayPal returns to each payment's own process URL; the per-variant URL is not used."""
         return None
 
     def check_status(self, payment):
-        """Ask PayPal what became of an unfinished checkout (the stale-payment sweeper calls this).
+        """Ask PayPal what became of an unfinished payment; the stale-payment sweeper calls this.
 
-        A checkout PayPal completed (the payer's return never reached the site) is applied to the
-        payment; one the payer never finished, or whose token expired, was never paid. Returns True
-        (PayPal always knows); raises ``GatewayError`` when PayPal could not be asked now.
-        Nothing here moves money: a checkout the payer approved but the site never completed stays unpaid.
+        This is the one place where the provider learns PayPal's truth about a payment it does not
+        know the end of:
+
+        * a payment PayPal holds (``Pending``: an eCheck, a review...) is looked up with
+          GetTransactionDetails and confirmed once ``Completed``, rejected once ``Denied``,
+          ``Reversed``, ``Failed``...; ``Pending`` and ``In-Progress`` leave it waiting;
+        * a checkout whose return never reached the site is found with GetExpressCheckoutDetails
+          and its transaction's status asked as above.
+
+        Returns ``STILL_PENDING`` when PayPal still holds the payment (ask again later: do not
+        cancel it), ``True`` when PayPal answered (the payment then carries PayPal's outcome; one
+        still waiting without ``STILL_PENDING`` was never paid). Raises ``GatewayError`` when PayPal
+        could not be asked now (try again later). Nothing here moves money.
         """
+        if pending_at_gateway(payment) and payment.transaction_id:
+            details = self.transaction_details(payment.transaction_id)
+            if not self.details_match(payment, details):
+                return True
+            self.apply_status(
+                payment, payment.transaction_id, details.get("PAYMENTSTATUS", ""), details.get("PENDINGREASON", "")
+            )
+            return STILL_PENDING if pending_at_gateway(payment) else True
         state = self.checkout_state(payment)
         if not state.get("token"):
             return True  # the payer never went to PayPal
@@ -357,62 +467,75 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
             self.raise_for_errors(details, "GetExpressCheckoutDetails")
         completed = details.get("CHECKOUTSTATUS") == "PaymentActionCompleted"
         if completed and details.get("PAYMENTREQUEST_0_TRANSACTIONID"):
-            amount = details.get("PAYMENTREQUEST_0_AMT")
-            currency = details.get("PAYMENTREQUEST_0_CURRENCYCODE")
-            if amount is None or Decimal(amount) != payment.total or currency != payment.currency:
-                logger.error("%s payment %s: PayPal holds %s %s.", self.label, payment.pk, amount, currency)
-                payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
+            if not self.details_match(payment, details, prefix="PAYMENTREQUEST_0_"):
                 return True
             self.apply_completed(payment, state, details, prefix="PAYMENTREQUEST_0_")
-        return True
+        return STILL_PENDING if pending_at_gateway(payment) else True
+
+    def details_match(self, payment, details, prefix=""):
+        """PayPal's amount and currency are the payment's; otherwise the payment is an error for the admin."""
+        amount = details.get(f"{prefix}AMT")
+        currency = details.get(f"{prefix}CURRENCYCODE")
+        try:
+            matches = amount is not None and Decimal(amount) == payment.total and currency == payment.currency
+        except InvalidOperation:
+            matches = False
+        if not matches:
+            logger.error("%s payment %s: PayPal holds %s %s.", self.label, payment.pk, amount, currency)
+            end_pending_at_gateway(payment, "mismatch")
+            payment.save(update_fields=["extra_data"])
+            payment.change_status(PaymentStatus.ERROR, message="Amount mismatch")
+        return matches
 
     # -- after the payment ------------------------------------------------------------
+
+    def money_call(self, payment, method, operation, params, *parts):
+        """DoCapture, DoVoid, RefundTransaction: ``MSGSUBID`` is the movement's key (issue 14), else one per
+        attempt here. No answer: ``GatewayUnavailable`` and the same key next time, so PayPal replays what it
+        did. A failure PayPal answered: the attempt is counted, the next one is a new request with a new key
+        (PayPal replays a stored failure to the same MSGSUBID)."""
+        fallback = operation_key(payment, operation, attempt_number(payment, operation), *parts)
+        fields = self.call(method, params, msgsubid=movement_key(payment, fallback))
+        if not succeeded(fields):
+            next_attempt(payment, operation)
+            payment.save(update_fields=["extra_data"])
+            self.raise_for_errors(fields, method, answered=True)
+        return fields
 
     def capture(self, payment, amount=None):
         amount = Decimal(amount if amount is not None else payment.total)
         params = {
             "AUTHORIZATIONID": payment.transaction_id,
-            "AMT": format_amount(amount),
+            "AMT": format_amount(amount, payment.currency),
             "CURRENCYCODE": payment.currency,
             "COMPLETETYPE": "Complete",
         }
-        fields = self.call(
-            "DoCapture",
-            params,
-            msgsubid=movement_key(payment, operation_key(payment, "capture", payment.transaction_id, amount)),
-        )
-        if not succeeded(fields):
-            self.raise_for_errors(fields, "DoCapture")
+        fields = self.money_call(payment, "DoCapture", "capture", params, payment.transaction_id, amount)
         payment.attrs.paypal_capture_id = fields.get("TRANSACTIONID", "")
         self.add_history(payment, "capture", id=fields.get("TRANSACTIONID", ""), amount=amount)
         self.record_capture(payment, amount)
         return amount
 
     def release(self, payment):
-        fields = self.call(
-            "DoVoid",
-            {"AUTHORIZATIONID": payment.transaction_id},
-            msgsubid=movement_key(payment, operation_key(payment, "void", payment.transaction_id)),
-        )
-        if not succeeded(fields):
-            self.raise_for_errors(fields, "DoVoid")
+        params = {"AUTHORIZATIONID": payment.transaction_id}
+        self.money_call(payment, "DoVoid", "void", params, payment.transaction_id)
         self.add_history(payment, "void", id=payment.transaction_id)
         payment.save(update_fields=["extra_data"])
 
     def refund(self, payment, amount=None):
+        """Refund ``amount`` (default: all that is left). RefundTransaction: a ``Full`` refund only when
+        nothing was refunded before (PayPal refuses it after a partial one, 10009); the rest is a partial."""
         earlier = self.history(payment, "refund")
-        full = amount is None or (Decimal(amount) == payment.captured_amount and not earlier)
-        amount = Decimal(payment.captured_amount if amount is None else amount)
+        remaining = Decimal(payment.captured_amount)
+        amount = remaining if amount is None else Decimal(amount)
+        full = not earlier and amount == remaining and remaining == payment.total
         params = {
             "TRANSACTIONID": getattr(payment.attrs, "paypal_capture_id", None) or payment.transaction_id,
             "REFUNDTYPE": "Full" if full else "Partial",
-            "AMT": None if full else format_amount(amount),
+            "AMT": None if full else format_amount(amount, payment.currency),
             "CURRENCYCODE": payment.currency,
         }
-        key = movement_key(payment, operation_key(payment, "refund", len(earlier) + 1, amount))
-        fields = self.call("RefundTransaction", params, msgsubid=key)
-        if not succeeded(fields):
-            self.raise_for_errors(fields, "RefundTransaction")
+        fields = self.money_call(payment, "RefundTransaction", "refund", params, len(earlier) + 1, amount)
         refunded = Decimal(fields.get("GROSSREFUNDAMT") or amount)
         self.add_history(payment, "refund", id=fields.get("REFUNDTRANSACTIONID", ""), amount=refunded)
         self.record_refund(payment, refunded)

@@ -11,6 +11,8 @@ REGISTRATION_ACTIONS = {
     "confirm": _("Registration confirmed"),
     "late_payment": _("Payment arrived after the seat hold expired"),
     "payment_mismatch": _("Payment does not match the registration"),
+    "payment_pending": _("PayPal holds the payment (pending or under review)"),
+    "payment_refused": _("PayPal refused a payment it had held; the seat was released"),
     "refund": _("Registration refunded"),
     "cancel": _("Registration cancelled"),
     "admit": _("Admitted from the waiting list"),

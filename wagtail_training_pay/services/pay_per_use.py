@@ -320,6 +320,9 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
     due = amount_due(locked, revision)
     if due.due == 0:
         raise NothingToPay
+    held = payment_held_at_gateway(locked)
+    if held is not None:
+        return held  # PayPal holds a payment for this session (pending, under review): no second one
     unpaid = _unpaid_payment_for(locked, revision, user, action, due, variant)
     if unpaid is not None:
         return unpaid
@@ -363,6 +366,16 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
         billing_country_code=str(charge.billing_country or ""),
         billing_email=charge.billing_email,
     )
+
+
+def payment_held_at_gateway(page):
+    """A host's payment for ``page`` that PayPal holds (an eCheck clearing, a fraud review), if any."""
+    from ..models import Payment, UsageChargeStatus
+
+    waiting = Payment.objects.filter(
+        usage_charge__page=page, usage_charge__status=UsageChargeStatus.PENDING, status=PaymentStatus.WAITING
+    ).order_by("-pk")
+    return next((payment for payment in waiting if payment.pending_at_gateway), None)
 
 
 def _unpaid_payment_for(page, revision, user, action, due, variant):

@@ -20,7 +20,8 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentError, PaymentStatus
 
-from ..currencies import quantize_money
+from ..conf import app_settings
+from ..currencies import is_expressible, quantize_money
 from ..models import (
     ACTIVE_STATUSES,
     MoneyMovement,
@@ -33,6 +34,7 @@ from ..models import (
 )
 from ..models.money import OPEN_MOVEMENT_STATES
 from ..models.registrations import holding_seat
+from ..providers.base import pending_at_gateway, refused_after_pending
 from . import money
 from .audit import log_action
 
@@ -251,6 +253,10 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
     paid = requires_payment(session, site_settings)
     if paid:
         variant = validated_variant(site_settings, variant)
+        if not is_expressible(session.fee, session.get_currency()):
+            # Saved before the fee field refused it (0.40 JPY): no payment could ever be taken for it.
+            logger.error("Session %s: its fee %s cannot be charged in %s.", session.pk, session.fee, session.currency)
+            raise RegistrationClosed(_("Registration is not possible at the moment. Please contact the organiser."))
 
     left = None if session.capacity is None else max(0, session.capacity - taken)
     if left is not None and left <= 0:
@@ -359,8 +365,8 @@ def payment_for_attempt(registration, variant=None, *, now=None):
     if latest is not None and latest.status in OPEN_PAYMENT_STATUSES:
         if not variant or variant == latest.variant:
             return latest
-        if latest.status == PaymentStatus.PREAUTH:
-            return latest  # money is reserved: finish this attempt rather than start another
+        if latest.status == PaymentStatus.PREAUTH or pending_at_gateway(latest):
+            return latest  # money is reserved or held at PayPal: finish this attempt rather than start another
         _abandon(latest)
     if latest is not None and latest.status == PaymentStatus.CONFIRMED:
         return latest
@@ -411,8 +417,47 @@ def settle_registration_payment(payment):
         _apply_confirmed_payment(payment)
     elif status == PaymentStatus.PREAUTH:
         _capture_or_release(payment)
+    elif status == PaymentStatus.WAITING and pending_at_gateway(payment):
+        _hold_while_gateway_holds(payment)
     elif status in FAILED_PAYMENT_STATUSES:
         logger.info("Payment %s for registration %s ended %s.", payment.pk, payment.registration_id, status)
+        if refused_after_pending(payment):
+            _release_after_gateway_refusal(payment)
+
+
+def _hold_while_gateway_holds(payment):
+    """PayPal holds the learner's money (an eCheck clearing, a review): the seat stays held meanwhile.
+
+    The hold runs ``GATEWAY_PENDING_HOLD_HOURS`` past the last time PayPal said so; the sweeper asks
+    again at every run, so the hold lasts as long as PayPal holds the payment (see docs/registration.md).
+    """
+    lock_session_of(payment.registration_id)
+    registration = lock_registration(payment.registration_id)
+    if registration.status != RegistrationStatus.PENDING:
+        return
+    now = timezone.now()
+    if registration.hold_has_expired(now) and not _late_payment_can_take_a_seat(registration, now):
+        return  # the seat went to someone else meanwhile: a payment completed later is refunded
+    until = now + timedelta(hours=app_settings.GATEWAY_PENDING_HOLD_HOURS)
+    if registration.hold_expires_at is None or registration.hold_expires_at < until:
+        # Logged when the ordinary hold is first extended, not at every renewal by the sweeper.
+        first = registration.hold_expires_at is None or registration.hold_expires_at < timezone.now() + timedelta(
+            hours=1
+        )
+        registration.hold_expires_at = until
+        registration.save(update_fields=["hold_expires_at"])
+        if first:
+            log_action(registration, "payment_pending", data={"payment": payment.pk, **pending_at_gateway(payment)})
+
+
+def _release_after_gateway_refusal(payment):
+    """PayPal refused money it had held: the seat held for it is released (the learner sees why)."""
+    registration = lock_registration(payment.registration_id)
+    if registration.status != RegistrationStatus.PENDING or registration.hold_has_expired():
+        return
+    registration.hold_expires_at = timezone.now()
+    registration.save(update_fields=["hold_expires_at"])
+    log_action(registration, "payment_refused", data={"payment": payment.pk})
 
 
 def _payment_matches(payment, registration):

@@ -31,6 +31,7 @@ from payments.core import provider_factory
 from ..conf import app_settings
 from ..models import Payment
 from ..payment_flow import settle_payment
+from ..providers.base import STILL_PENDING
 from . import money
 from .outbox import send_owed_emails
 from .pay_per_use import retry_surplus_refunds
@@ -47,8 +48,6 @@ GIVEN_UP_STATUSES = (PaymentStatus.CANCELLED, PaymentStatus.ERROR, PaymentStatus
 TOKEN_LIFETIMES = {"payflow_secure_token": timedelta(minutes=30), "express_checkout": timedelta(hours=3)}
 #: Given-up payments older than this are not looked at again (every token has expired long before).
 GIVEN_UP_WINDOW = timedelta(days=1)
-#: What ``check_status`` answers while the gateway holds a payment (providers/base.py of issue 13).
-STILL_PENDING = "pending"
 
 COUNTS = (
     "checked",
@@ -148,6 +147,9 @@ def check_stale_payment(payment_id, now=None):
             logger.error("Could not check stale payment %s with its provider (%s); will retry.", payment.pk, exc)
             return "unreachable"
     payment.refresh_from_db()
+    if answered == STILL_PENDING:
+        settle_payment(payment)  # keeps the registration's seat held while the gateway holds the money
+        return "pending"
     if payment.status not in (PaymentStatus.WAITING, PaymentStatus.INPUT):
         settle_payment(payment)
         return "checked"

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from payments import RedirectNeeded
 
 from ..forms import PaymentMethodForm
@@ -19,6 +20,16 @@ logger = logging.getLogger(__name__)
 CHOOSE_METHOD = "choose_payment_method"
 
 
+def gateway_asks_for_another_method(payment):
+    return (
+        payment is not None
+        and payment.status in service.FAILED_PAYMENT_STATUSES
+        and bool(payment.extra_data)
+        and bool(getattr(payment.attrs, "choose_another_method", False))
+    )
+
+
+@sensitive_post_parameters("number", "cvv2", "expiration_0", "expiration_1", "name", "ACCT", "CVV2", "EXPDATE")
 def pay(request, token):
     registration = get_object_or_404(Registration.objects.select_related("page"), token=token)
     if registration.status != RegistrationStatus.PENDING or registration.hold_has_expired():
@@ -32,8 +43,29 @@ def pay(request, token):
             variant = method_form.cleaned_data["payment_method"]
         else:
             messages.error(request, _("Please choose one of the payment methods offered."))
+    latest = service.current_payment(registration)
+    if not choosing and request.method == "GET" and gateway_asks_for_another_method(latest):
+        # PayPal refused every funding source the payer tried: offer the methods rather than PayPal again.
+        messages.error(
+            request,
+            _("PayPal could not take this payment. Please choose another payment method, or try PayPal again."),
+        )
+        return TemplateResponse(
+            request,
+            "wagtail_training_pay/payment_step.html",
+            {
+                "registration": registration,
+                "page": registration.page,
+                "payment": latest,
+                "form": None,
+                "method_form": PaymentMethodForm(payment_methods=methods),
+                "choose_method_name": CHOOSE_METHOD,
+                "retry_url": None,
+            },
+        )
     payment = service.payment_for_attempt(registration, variant)
-    if payment is None:
+    if payment is None or payment.pending_at_gateway:
+        # A payment PayPal holds (pending, under review) is never offered for payment again.
         return redirect("wagtail_training_pay:registration_done", token=token)
     method_form = PaymentMethodForm(payment_methods=methods, initial={"payment_method": payment.variant})
 

@@ -43,20 +43,23 @@ def manage_registration(request, token):
             return redirect("wagtail_training_pay:manage_registration", token=token)
         messages.error(request, _("Please tick the box to confirm the cancellation."))
     page = registration.page
+    current = service.current_payment(registration)
     response = TemplateResponse(
         request,
         "wagtail_training_pay/manage_registration.html",
         {
             "registration": registration,
             "page": page,
-            "payment": registration.paid_by or service.current_payment(registration),
+            "payment": registration.paid_by or current,
             "cancel_form": form if can_cancel else None,
             "cancellation_deadline": service.cancellation_deadline(registration),
             "refund_on_cancel": service.policy_refund_amount(registration),
             "show_join_link": registration.status == RegistrationStatus.CONFIRMED
             and page.started_at is not None
             and bool(page.join_url),
-            "can_pay": registration.status == RegistrationStatus.PENDING and not registration.hold_has_expired(),
+            "can_pay": registration.status == RegistrationStatus.PENDING
+            and not registration.hold_has_expired()
+            and not (current and current.pending_at_gateway),
             "training_settings": page.site_settings(),
             "erase_form": EraseDataForm() if learner_can_request_erasure(registration) else None,
         },
@@ -83,6 +86,8 @@ def registration_done(request, token):
     if registration.status == RegistrationStatus.PENDING:
         if registration.hold_has_expired():
             state = "expired"
+        elif payment is not None and payment.pending_at_gateway:
+            state = "pending_at_gateway"
         elif payment is not None and payment.status in service.FAILED_PAYMENT_STATUSES:
             messages.error(request, _("Your payment did not go through. Nothing was charged; you can try again."))
             return redirect("wagtail_training_pay:pay", token=token)

@@ -18,6 +18,15 @@ def usage_payment_result(request, token):
     if charge.status == UsageChargeStatus.PAID:
         messages.success(request, go_live_message(charge.action))
         return redirect(edit_url(page))
+    if charge.status == UsageChargeStatus.PENDING and payment.pending_at_gateway:
+        messages.warning(
+            request,
+            _(
+                "Your payment is pending at PayPal (a bank transfer or a review can take several days). "
+                "The session stays a draft until PayPal completes the payment; it then goes live by itself."
+            ),
+        )
+        return redirect(edit_url(page))
     if charge.status == UsageChargeStatus.PENDING:
         messages.warning(request, _("The payment is not confirmed yet. The session stays a draft until it is."))
         return redirect(back_to_cost)
