@@ -31,6 +31,21 @@ def settle_on_status_change(sender, instance, **kwargs):
                 setattr(instance, field, after[field])
 
 
+def guard_base_page_save(sender, instance, raw=False, update_fields=None, **kwargs):
+    """Pay-per-use backstop for saves of a base ``Page`` (Wagtail's move, code): see ``pay_per_use``."""
+    from .services.pay_per_use import guard_base_page_save
+
+    if not raw:
+        guard_base_page_save(instance, update_fields)
+
+
+def unpublish_unpaid_arrivals(sender, instance, raw=False, **kwargs):
+    from .services.pay_per_use import unpublish_arrivals
+
+    if not raw:
+        unpublish_arrivals(instance)
+
+
 def registration_return_url(payment):
     from django.urls import reverse
 
@@ -49,3 +64,10 @@ def connect():
     from .services.pay_per_use import payment_return_url, settle_usage_payment
 
     register_settler("usage_charge", settle_usage_payment, payment_return_url)
+
+    from django.db.models.signals import post_save, pre_save
+    from wagtail.models import Page
+
+    # Sender Page: saves of a base ``Page`` only; a session's own saves go through its ``save()``.
+    pre_save.connect(guard_base_page_save, sender=Page, dispatch_uid="wagtail_training_pay.guard_base_page_save")
+    post_save.connect(unpublish_unpaid_arrivals, sender=Page, dispatch_uid="wagtail_training_pay.unpublish_arrivals")

@@ -1,6 +1,7 @@
 """Admin wiring: URLs, log actions, the pay-per-use gate's place in the page editor, and the screens for
 registrations, payments and reports (menus, viewsets, dashboard items, session buttons)."""
 
+from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -131,6 +132,33 @@ def send_unpaid_draft_to_the_cost_page(request, page):
 @hooks.register("after_create_page")
 def send_new_unpaid_session_to_the_cost_page(request, page):
     return _redirect_to_cost_page(request, page)
+
+
+# --- moves: a live session moved into a site with pay-per-use on is left a draft there -------------------
+
+
+def _live_sessions_at_or_below(page):
+    return set(TrainingSessionPage.objects.filter(path__startswith=page.path, live=True).values_list("pk", flat=True))
+
+
+@hooks.register("before_move_page")
+def remember_live_sessions_before_a_move(request, page, destination):
+    request._pay_per_use_live_before_move = _live_sessions_at_or_below(page)
+
+
+@hooks.register("after_move_page")
+def warn_about_sessions_left_drafts_by_a_move(request, page):
+    live_before = getattr(request, "_pay_per_use_live_before_move", set())
+    left_drafts = TrainingSessionPage.objects.filter(pk__in=live_before, live=False).order_by("title")
+    for session in left_drafts:
+        messages.warning(
+            request,
+            _(
+                "“%(title)s” is now a draft: its new site has pay-per-use on and its estimated cost is not paid. "
+                "Publish it to pay for it."
+            )
+            % {"title": session.get_admin_display_title()},
+        )
 
 
 # --- Start session on a published page ----------------------------------------------------------

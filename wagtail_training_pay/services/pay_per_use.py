@@ -19,6 +19,7 @@ The gate has three layers (DESIGN section 5 item 6): the page type's permission 
 ``publish_revision`` here, and ``guard_live_save`` which every save of a session runs.
 """
 
+import contextvars
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,6 +40,9 @@ PAID_ACTION = "wagtail_training_pay.usage_paid"
 WITHHELD_ACTION = "wagtail_training_pay.publication_withheld"
 REFUNDED_ACTION = "wagtail_training_pay.usage_refunded"
 STARTED_ACTION = "wagtail_training_pay.session_started"
+
+#: ``(page id, user)`` while ``publish_revision`` publishes that page for that user (its aliases follow it).
+_publishing = contextvars.ContextVar("wagtail_training_pay_publishing", default=None)
 
 #: Page fields whose change in a save can make new content live.
 _LIVE_FIELDS = {"live", "live_revision", "live_revision_id", "alias_of", "alias_of_id", "started_at"}
@@ -84,8 +88,55 @@ def paid_charges(page):
     return UsageCharge.objects.filter(page_id=page_id, status=UsageChargeStatus.PAID)
 
 
-def rates_for(page):
-    """``(person_minute_rate, teleconference_minute_rate, minimum_charge, currency)`` of a session."""
+def _money_held_by_payment():
+    """What one payment of a charge still holds: a refund or a charge-back lowers it, down to nothing.
+
+    ``captured_amount`` is what the payer still has paid (django-payments lowers it on a refund) and
+    ``refunded_amount`` what went back; a confirmed payment whose capture was never recorded holds its total.
+    """
+    from django.db.models import Case, DecimalField, Value, When
+    from django.db.models.functions import Least
+
+    captured = Case(
+        When(payments__captured_amount__gt=0, then=F("payments__captured_amount")), default=F("payments__total")
+    )
+    return Case(
+        When(
+            payments__status=PaymentStatus.CONFIRMED,
+            then=Least(captured, F("payments__total") - F("payments__refunded_amount")),
+        ),
+        default=Value(Decimal("0")),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
+
+
+def paid_amount(page, currency):
+    """What the paid charges of ``page`` still hold in ``currency``.
+
+    A charge counts for what its payments still hold (never more than its amount): a refunded or
+    charged-back host payment no longer pays for anything. A paid charge without any payment (settled
+    outside the site, recorded by hand) counts for its amount.
+    """
+    from django.db.models import Count
+
+    rows = (
+        paid_charges(page)
+        .filter(currency=currency)
+        .annotate(payment_count=Count("payments"), held=Sum(_money_held_by_payment()))
+        .values_list("amount", "payment_count", "held")
+    )
+    total = Decimal("0")
+    for amount, payment_count, held in rows:
+        total += min(amount, max(held or Decimal("0"), Decimal("0"))) if payment_count else amount
+    return total
+
+
+def rates_for(page, settings=None):
+    """``(person_minute_rate, teleconference_minute_rate, minimum_charge, currency)`` of a session.
+
+    ``settings`` is the ``TrainingPaySettings`` to price with when the session has no paid charge
+    (by default its own site's).
+    """
     first_paid = paid_charges(page).order_by("paid_at", "pk").first()
     if first_paid is not None:
         return (
@@ -94,7 +145,7 @@ def rates_for(page):
             first_paid.minimum_charge,
             first_paid.currency,
         )
-    settings = page.site_settings()
+    settings = settings or page.site_settings()
     return (
         settings.person_minute_rate,
         settings.teleconference_minute_rate,
@@ -110,9 +161,9 @@ def content_of(page, revision=None):
     return revision.as_object()
 
 
-def estimate_for(page, revision=None):
+def estimate_for(page, revision=None, settings=None):
     content = content_of(page, revision)
-    person_rate, teleconference_rate, minimum, currency = rates_for(content)
+    person_rate, teleconference_rate, minimum, currency = rates_for(content, settings)
     return estimate_session_cost(
         duration_minutes=content.duration_minutes or 0,
         expected_participants=content.expected_participants or 0,
@@ -124,18 +175,17 @@ def estimate_for(page, revision=None):
     )
 
 
-def amount_due(page, revision=None):
+def amount_due(page, revision=None, settings=None):
     """The estimate of ``revision`` (or of the page as it is), what was paid, and the difference."""
-    estimate = estimate_for(page, revision)
+    estimate = estimate_for(page, revision, settings)
     content = content_of(page, revision)
-    paid = paid_charges(content).filter(currency=estimate.currency).aggregate(total=Sum("amount"))["total"]
-    paid = paid or Decimal("0")
+    paid = paid_amount(content, estimate.currency)
     return AmountDue(estimate=estimate, already_paid=paid, due=max(estimate.total - paid, Decimal("0")))
 
 
-def is_paid_for(page, revision=None):
+def is_paid_for(page, revision=None, settings=None):
     """Whether the page's paid charges cover the estimate of ``revision`` (or of the page itself)."""
-    return amount_due(page, revision).due == 0
+    return amount_due(page, revision, settings).due == 0
 
 
 def site_settings_for(page):
@@ -202,12 +252,17 @@ def publish_revision(page, revision, *, user=None, skip_permission_checks=False,
 
     content = revision.as_object()
     # Without a user (scheduled publishing, scripts) the revision's author is the one making it live.
-    if needs_payment(content, user or revision.user):
+    payer = user or revision.user
+    if needs_payment(content, payer):
         withhold_publication(page, revision, user)
         return None
     action = PublishPageRevisionAction(revision, user=user, **kwargs)
     clear_for_publication(action.object)
-    return action.execute(skip_permission_checks=skip_permission_checks)
+    token = _publishing.set((page.pk, payer))
+    try:
+        return action.execute(skip_permission_checks=skip_permission_checks)
+    finally:
+        _publishing.reset(token)
 
 
 def withhold_publication(page, revision, user=None):
@@ -240,7 +295,10 @@ def guard_live_save(page, update_fields=None):
     from wagtail.models import Page
 
     cleared = page.__dict__.pop("_pay_per_use_cleared", False)  # good for one save only
-    if cleared or not (page.live or page.started_at):
+    # A base ``Page`` has no session fields: ``guard_base_page_save`` gives the session as stored.
+    content = page.__dict__.pop("_pay_per_use_content", None) or page
+    started_at = getattr(page, "started_at", None)
+    if cleared or not (page.live or started_at):
         return update_fields, False
     if update_fields is not None and not (_LIVE_FIELDS & set(update_fields)):
         return update_fields, False
@@ -250,10 +308,10 @@ def guard_live_save(page, update_fields=None):
     going_live = page.live and (previous is None or not previous["live"])
     new_live_content = page.live and previous is not None and previous["live_revision_id"] != page.live_revision_id
     alias_converted = page.live and previous is not None and previous["alias_of_id"] and not page.alias_of_id
-    starting = page.started_at is not None and page.pk is not None and _was_not_started(page)
+    starting = started_at is not None and page.pk is not None and _was_not_started(page)
     if not (going_live or new_live_content or alias_converted or starting):
         return update_fields, False
-    if not needs_payment(page, _acting_user(page)):
+    if not needs_payment(content, _acting_user(page)):
         return update_fields, False
     if going_live or alias_converted:
         page.live = False
@@ -272,12 +330,128 @@ def _was_not_started(page):
 
 
 def _acting_user(page):
-    """The user on whose behalf a page is saved: the permission-checked user, else the revision's author."""
+    """The user on whose behalf a page is saved, when a layer that knew it said so; else nobody.
+
+    The permission-checked user, or the one ``publish_revision`` is publishing for (its saves, and the
+    updates of the page's aliases). Never the author of a revision that is already live: an exempt author
+    of an older revision exempts nobody else (a copy "published" by a host is the host's).
+    """
     user = getattr(page, "_pay_per_use_actor", None)
     if user is not None:
         return user
-    revision = page.live_revision if page.live_revision_id else None
-    return revision.user if revision is not None else None
+    publishing = _publishing.get()
+    if publishing is not None and publishing[0] == charged_page_id(page):
+        return publishing[1]
+    return None
+
+
+# --- layer (c) for base ``Page`` saves: moves, and code that saves a session as a plain page ---------
+
+
+def site_id_for_url_path(url_path):
+    """The site Wagtail serves a page with this ``url_path`` under (the one ``Page.get_site()`` finds)."""
+    from wagtail.models import Site
+
+    for root in Site.get_site_root_paths():
+        if url_path.startswith(root.root_path):
+            return root.site_id
+    return None
+
+
+def settings_for_site_id(site_id):
+    from wagtail.models import Site
+
+    from ..models import TrainingPaySettings
+
+    site = Site.objects.filter(pk=site_id).first() if site_id else None
+    return TrainingPaySettings.for_site(site) if site is not None else None
+
+
+def guard_base_page_save(page, update_fields=None):
+    """``pre_save`` of a base ``Page``: what ``TrainingSessionPage.save()`` would check, and moves.
+
+    Wagtail's move saves the moved page as a base ``Page`` (the session's own ``save()`` never runs)
+    after the tree paths changed but before the ``url_path`` of the page and its descendants did: the
+    old ``url_path`` still in the database tells the site a session leaves, the new one the site it
+    enters. A live session entering another site with pay-per-use on, not paid for there, is left a
+    draft: this page now (in memory, before the save), its descendants by ``unpublish_arrivals`` once
+    the save is written. Nobody is exempt here: the move does not say who moves.
+    """
+    from wagtail.models import Page
+
+    from ..models import TrainingSessionPage
+
+    if page.pk is None:
+        return
+    previous = (
+        Page.objects.filter(pk=page.pk)
+        .values("url_path", "live", "live_revision_id", "alias_of_id", "content_type_id")
+        .first()
+    )
+    if previous is None:
+        return
+    moved = previous["url_path"] != page.url_path and (update_fields is None or "url_path" in update_fields)
+    if moved:
+        arrivals = unpaid_arrivals(page, previous["url_path"])
+        if arrivals:
+            page._pay_per_use_arrivals = arrivals
+            if page.pk in arrivals:
+                _make_draft(page)
+                return
+    if not issubclass(page.specific_class or Page, TrainingSessionPage):
+        return
+    content = TrainingSessionPage.objects.filter(pk=page.pk).first()
+    if content is None:
+        return
+    content.live, content.alias_of_id = page.live, page.alias_of_id
+    page._pay_per_use_content = content
+    _update_fields, withheld = guard_live_save(page, update_fields)
+    if withheld:
+        log(instance=content, action=WITHHELD_ACTION, data={"reason": "backstop"})
+
+
+def unpaid_arrivals(page, old_url_path):
+    """The ids of live sessions at or below ``page`` that a move takes into a paying site unpaid."""
+    from ..models import TrainingSessionPage
+
+    sessions = TrainingSessionPage.objects.filter(path__startswith=page.path, live=True).only(
+        "pk", "url_path", "alias_of_id", "duration_minutes", "expected_participants", "teleconference_participants"
+    )
+    arrivals = []
+    for session in sessions:
+        session_old_url_path = old_url_path if session.pk == page.pk else session.url_path
+        old_site = site_id_for_url_path(session_old_url_path)
+        new_site = site_id_for_url_path(page.url_path + session_old_url_path[len(old_url_path) :])
+        if new_site == old_site:
+            continue
+        settings = settings_for_site_id(new_site)
+        if settings is None or not settings.pay_per_use_enabled:
+            continue
+        if not is_paid_for(session, settings=settings):
+            arrivals.append(session.pk)
+    return arrivals
+
+
+def _make_draft(page):
+    page.live = False
+    page.has_unpublished_changes = True
+    page.live_revision = None
+
+
+def unpublish_arrivals(page):
+    """``post_save`` of a base ``Page``: finish leaving the sessions a move took into a paying site drafts."""
+    from wagtail.models import Page
+
+    from ..models import TrainingSessionPage
+
+    arrivals = page.__dict__.pop("_pay_per_use_arrivals", None)
+    if not arrivals:
+        return
+    Page.objects.filter(pk__in=arrivals).update(live=False, has_unpublished_changes=True, live_revision=None)
+    TrainingSessionPage.objects.filter(pk__in=arrivals).update(started_at=None)
+    for session in Page.objects.filter(pk__in=arrivals):
+        logger.info("Unpaid session %s moved into a site with pay-per-use on: left a draft there.", session.pk)
+        log(instance=session, action=WITHHELD_ACTION, data={"reason": "moved"})
 
 
 # --- charges and their settlement ----------------------------------------------------------
