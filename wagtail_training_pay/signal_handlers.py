@@ -46,6 +46,19 @@ def unpublish_unpaid_arrivals(sender, instance, raw=False, **kwargs):
         unpublish_arrivals(instance)
 
 
+def note_workflow_approval(sender, instance, raw=False, **kwargs):
+    from .services.pay_per_use import note_workflow_approval
+
+    if not raw:
+        note_workflow_approval(instance)
+
+
+def forget_workflow_approval(sender, **kwargs):
+    from .services.pay_per_use import forget_workflow_approval
+
+    forget_workflow_approval()
+
+
 def registration_return_url(payment):
     from django.urls import reverse
 
@@ -71,3 +84,9 @@ def connect():
     # Sender Page: saves of a base ``Page`` only; a session's own saves go through its ``save()``.
     pre_save.connect(guard_base_page_save, sender=Page, dispatch_uid="wagtail_training_pay.guard_base_page_save")
     post_save.connect(unpublish_unpaid_arrivals, sender=Page, dispatch_uid="wagtail_training_pay.unpublish_arrivals")
+
+    from wagtail.models import WorkflowState
+    from wagtail.signals import workflow_approved
+
+    post_save.connect(note_workflow_approval, sender=WorkflowState, dispatch_uid="wagtail_training_pay.note_approval")
+    workflow_approved.connect(forget_workflow_approval, dispatch_uid="wagtail_training_pay.forget_approval")

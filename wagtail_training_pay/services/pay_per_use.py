@@ -44,6 +44,12 @@ STARTED_ACTION = "wagtail_training_pay.session_started"
 #: ``(page id, user)`` while ``publish_revision`` publishes that page for that user (its aliases follow it).
 _publishing = contextvars.ContextVar("wagtail_training_pay_publishing", default=None)
 
+#: ``(page id, user who asked for the review)`` between a workflow's approval and the publication it triggers.
+_approving = contextvars.ContextVar("wagtail_training_pay_approving", default=None)
+
+#: Session fields the estimate is computed from.
+_ESTIMATE_FIELDS = {"duration_minutes", "expected_participants", "teleconference_participants"}
+
 #: Page fields whose change in a save can make new content live.
 _LIVE_FIELDS = {"live", "live_revision", "live_revision_id", "alias_of", "alias_of_id", "started_at"}
 
@@ -251,8 +257,14 @@ def publish_revision(page, revision, *, user=None, skip_permission_checks=False,
     from wagtail.actions.publish_page_revision import PublishPageRevisionAction
 
     content = revision.as_object()
-    # Without a user (scheduled publishing, scripts) the revision's author is the one making it live.
-    payer = user or revision.user
+    # The host who asked for a review pays, not the moderator approving it; without a user
+    # (scheduled publishing, scripts) the revision's author is the one making it live.
+    approval = _approving.get()
+    if approval is not None and approval[0] == page.pk:
+        _approving.set(None)
+        payer = approval[1]
+    else:
+        payer = user or revision.user
     if needs_payment(content, payer):
         withhold_publication(page, revision, user)
         return None
@@ -263,6 +275,26 @@ def publish_revision(page, revision, *, user=None, skip_permission_checks=False,
         return action.execute(skip_permission_checks=skip_permission_checks)
     finally:
         _publishing.reset(token)
+
+
+def note_workflow_approval(workflow_state):
+    """A workflow on a session was just approved: the publication Wagtail runs next is its requester's.
+
+    Wagtail saves the approved ``WorkflowState`` and then publishes with the approving moderator
+    as the user (``WAGTAIL_FINISH_WORKFLOW_ACTION``); the moderator's exemption must not pay for
+    the host's revision. ``forget_workflow_approval`` drops the note once the approval is done.
+    """
+    from wagtail.models import Page
+
+    if workflow_state.status != workflow_state.STATUS_APPROVED:
+        return
+    if not issubclass(workflow_state.base_content_type.model_class() or object, Page):
+        return
+    _approving.set((int(workflow_state.object_id), workflow_state.requested_by))
+
+
+def forget_workflow_approval():
+    _approving.set(None)
 
 
 def withhold_publication(page, revision, user=None):
@@ -289,8 +321,9 @@ def guard_live_save(page, update_fields=None):
 
     A page that was not live (including a new page: Wagtail's create view and copies with
     "publish copies" insert pages live) is forced to stay a draft; new content on a live
-    page, or an unpaid start, is refused with ``PayPerUseRequired``. Returns the
-    ``update_fields`` to use and whether the publication was withheld.
+    page, a higher estimate written straight onto a live page, or an unpaid start, is refused
+    with ``PayPerUseRequired``. Returns the ``update_fields`` to use and whether the publication
+    was withheld.
     """
     from wagtail.models import Page
 
@@ -300,7 +333,7 @@ def guard_live_save(page, update_fields=None):
     started_at = getattr(page, "started_at", None)
     if cleared or not (page.live or started_at):
         return update_fields, False
-    if update_fields is not None and not (_LIVE_FIELDS & set(update_fields)):
+    if update_fields is not None and not ((_LIVE_FIELDS | _ESTIMATE_FIELDS) & set(update_fields)):
         return update_fields, False
     previous = None
     if page.pk is not None:
@@ -309,18 +342,37 @@ def guard_live_save(page, update_fields=None):
     new_live_content = page.live and previous is not None and previous["live_revision_id"] != page.live_revision_id
     alias_converted = page.live and previous is not None and previous["alias_of_id"] and not page.alias_of_id
     starting = started_at is not None and page.pk is not None and _was_not_started(page)
-    if not (going_live or new_live_content or alias_converted or starting):
+    raising = page.live and previous is not None and _raises_the_estimate(content, update_fields)
+    if not (going_live or new_live_content or alias_converted or starting or raising):
         return update_fields, False
     if not needs_payment(content, _acting_user(page)):
         return update_fields, False
     if going_live or alias_converted:
         page.live = False
         page.has_unpublished_changes = True
+        kept = {"live", "has_unpublished_changes"}
+        if started_at is not None:
+            page.started_at = None
+            kept.add("started_at")
         if update_fields is not None:
-            update_fields = list(set(update_fields) | {"live", "has_unpublished_changes"})
+            update_fields = list(set(update_fields) | kept)
         logger.info("Unpaid session %s kept as a draft.", page.pk)
         return update_fields, True
     raise PayPerUseRequired(_("This session’s estimated cost has not been paid."))
+
+
+def _raises_the_estimate(page, update_fields):
+    """Whether a save writes a higher estimate (duration, participants) than the stored one onto the page."""
+    from ..models import TrainingSessionPage
+
+    if not isinstance(page, TrainingSessionPage) or page.pk is None:
+        return False
+    if update_fields is not None and not (_ESTIMATE_FIELDS & set(update_fields)):
+        return False
+    stored = TrainingSessionPage.objects.filter(pk=page.pk).only(*_ESTIMATE_FIELDS).first()
+    if stored is None or all(getattr(stored, field) == getattr(page, field) for field in _ESTIMATE_FIELDS):
+        return False
+    return estimate_for(page).total > estimate_for(stored).total
 
 
 def _was_not_started(page):
@@ -330,11 +382,13 @@ def _was_not_started(page):
 
 
 def _acting_user(page):
-    """The user on whose behalf a page is saved, when a layer that knew it said so; else nobody.
+    """The user on whose behalf a page is saved; nobody when no layer knew it.
 
-    The permission-checked user, or the one ``publish_revision`` is publishing for (its saves, and the
-    updates of the page's aliases). Never the author of a revision that is already live: an exempt author
-    of an older revision exempts nobody else (a copy "published" by a host is the host's).
+    The permission-checked user; else the one ``publish_revision`` is publishing for (its saves, and
+    the updates of the page's aliases); else the author of the revision going live when it is this
+    page's own latest revision (the edit and revert views save the user's revision, then publish
+    it). Never the author of an older revision or of another page's (a copy "published" by a host
+    carries its source's live revision): an exempt author of an older revision exempts nobody else.
     """
     user = getattr(page, "_pay_per_use_actor", None)
     if user is not None:
@@ -342,7 +396,12 @@ def _acting_user(page):
     publishing = _publishing.get()
     if publishing is not None and publishing[0] == charged_page_id(page):
         return publishing[1]
-    return None
+    if page.pk is None or not page.live_revision_id or page.live_revision_id != page.latest_revision_id:
+        return None
+    revision = page.live_revision
+    if revision is None or str(revision.object_id) != str(page.pk):
+        return None
+    return revision.user
 
 
 # --- layer (c) for base ``Page`` saves: moves, and code that saves a session as a plain page ---------
