@@ -59,6 +59,12 @@ def forget_workflow_approval(sender, **kwargs):
     forget_workflow_approval()
 
 
+def record_deleted_session(sender, instance, **kwargs):
+    from .services.pay_per_use import record_deleted_session
+
+    record_deleted_session(instance)
+
+
 def registration_return_url(payment):
     from django.urls import reverse
 
@@ -78,7 +84,7 @@ def connect():
 
     register_settler("usage_charge", settle_usage_payment, payment_return_url)
 
-    from django.db.models.signals import post_save, pre_save
+    from django.db.models.signals import post_save, pre_delete, pre_save
     from wagtail.models import Page
 
     # Sender Page: saves of a base ``Page`` only; a session's own saves go through its ``save()``.
@@ -90,3 +96,7 @@ def connect():
 
     post_save.connect(note_workflow_approval, sender=WorkflowState, dispatch_uid="wagtail_training_pay.note_approval")
     workflow_approved.connect(forget_workflow_approval, dispatch_uid="wagtail_training_pay.forget_approval")
+
+    from .models import TrainingSessionPage
+
+    pre_delete.connect(record_deleted_session, sender=TrainingSessionPage, dispatch_uid="wagtail_training_pay.deleted")

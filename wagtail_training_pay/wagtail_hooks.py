@@ -40,6 +40,11 @@ def register_pay_per_use_log_actions(actions):
         pay_per_use.REFUNDED_ACTION, _("Pay-per-use refund"), _("Surplus pay-per-use payment refunded")
     )
     actions.register_action(pay_per_use.STARTED_ACTION, _("Start session"), _("Session started"))
+    actions.register_action(
+        pay_per_use.SESSION_DELETED_ACTION,
+        _("Session deleted"),
+        _("Session deleted; its pay-per-use charges and payments are kept"),
+    )
 
 
 # --- the editor: the pay-per-use action instead of a Publish button that would fail --------------

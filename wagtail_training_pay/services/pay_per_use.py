@@ -40,6 +40,7 @@ PAID_ACTION = "wagtail_training_pay.usage_paid"
 WITHHELD_ACTION = "wagtail_training_pay.publication_withheld"
 REFUNDED_ACTION = "wagtail_training_pay.usage_refunded"
 STARTED_ACTION = "wagtail_training_pay.session_started"
+SESSION_DELETED_ACTION = "wagtail_training_pay.session_deleted"
 
 #: ``(page id, user)`` while ``publish_revision`` publishes that page for that user (its aliases follow it).
 _publishing = contextvars.ContextVar("wagtail_training_pay_publishing", default=None)
@@ -560,6 +561,8 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
     estimate = due.estimate
     charge = UsageCharge.objects.create(
         page=locked,
+        session_title=locked.title[:255],
+        session_page_id=locked.pk,
         revision=revision,
         payer=user,
         action=action,
@@ -630,10 +633,15 @@ def settle_usage_payment(payment):
     from ..models import TrainingSessionPage, UsageCharge, UsageChargeStatus
 
     page_id = UsageCharge.objects.values_list("page_id", flat=True).get(pk=payment.usage_charge_id)
-    page = TrainingSessionPage.objects.select_for_update().get(pk=page_id)
+    page = TrainingSessionPage.objects.select_for_update().filter(pk=page_id).first() if page_id else None
     charges = UsageCharge.objects.select_for_update(of=("self",)).select_related("revision", "payer")
     charge = charges.get(pk=payment.usage_charge_id)
     if charge.status != UsageChargeStatus.PENDING:
+        return
+    if page is None and payment.status == PaymentStatus.CONFIRMED:
+        # The session was deleted while its host paid: nothing to make live, give the money back.
+        logger.warning("Payment %s is for deleted session %s; refunding it.", payment.pk, charge.session_page_id)
+        _refund_surplus(page, charge, payment, UsageChargeStatus.CANCELLED)
         return
     if payment.status in (PaymentStatus.REJECTED, PaymentStatus.ERROR):
         charge.status = UsageChargeStatus.FAILED
@@ -679,6 +687,8 @@ def _give_back(page, charge, payment):
         refunded = True
     except Exception:
         logger.exception("Refund of surplus payment %s failed; check_stale_payments will try again.", payment.pk)
+    if page is None:
+        return refunded
     log(
         instance=page,
         action=REFUNDED_ACTION,
@@ -729,7 +739,8 @@ def _retry_surplus_refund(payment_id):
     )
     if payment is None:
         return False
-    page = TrainingSessionPage.objects.select_for_update().get(pk=payment.usage_charge.page_id)
+    page_id = payment.usage_charge.page_id
+    page = TrainingSessionPage.objects.select_for_update().filter(pk=page_id).first() if page_id else None
     return _give_back(page, payment.usage_charge, payment)
 
 
@@ -762,6 +773,33 @@ def start_session(page, user=None):
     page.save(update_fields=["started_at"], clean=False)
     log(instance=page, action=STARTED_ACTION, user=user)
     return True
+
+
+def record_deleted_session(page):
+    """``pre_delete`` of a session: its charges keep its title and id, and the deletion is logged.
+
+    The charges and their payments stay for the accounts (``UsageCharge.page`` becomes null).
+    """
+    from ..models import Payment, UsageCharge
+
+    charges = UsageCharge.objects.filter(page_id=page.pk)
+    charge_ids = list(charges.values_list("pk", flat=True))
+    if not charge_ids:
+        return
+    charges.update(session_title=page.title[:255], session_page_id=page.pk)
+    payment_ids = list(Payment.objects.filter(usage_charge_id__in=charge_ids).values_list("pk", flat=True))
+    logger.info(
+        "Session %s (%s) deleted; its usage charges %s and payments %s are kept.",
+        page.pk,
+        page.title,
+        charge_ids,
+        payment_ids,
+    )
+    log(
+        instance=page,
+        action=SESSION_DELETED_ACTION,
+        data={"title": page.title, "page": page.pk, "charges": charge_ids, "payments": payment_ids},
+    )
 
 
 def payment_return_url(payment):
