@@ -111,3 +111,40 @@ def test_an_exempt_user_copying_publishes_the_copy_afterwards_without_paying(
     assert response.status_code == 200
     assert reload(copy).live
     assert is_served(public_client, copy)
+
+
+# --- translation copies (simple_translation's "Translate" runs CopyPageForTranslationAction) ----------------
+
+
+@pytest.fixture
+def french(settings):
+    from wagtail.models import Locale
+
+    settings.WAGTAIL_I18N_ENABLED = True
+    settings.WAGTAIL_CONTENT_LANGUAGES = [("en", "English"), ("fr", "French")]
+    return Locale.objects.get_or_create(language_code="fr")[0]
+
+
+def test_a_translation_copy_of_a_live_session_is_a_draft_until_paid(
+    exempt_session, french, exempt_user, host, public_client
+):
+    from wagtail.actions.copy_for_translation import CopyPageForTranslationAction
+
+    translator = exempt_user  # submitting translations is its own permission
+    translation = CopyPageForTranslationAction(exempt_session, french, copy_parents=True, user=translator).execute()
+    translation = reload(translation)
+    assert not translation.live
+    assert translation.started_at is None
+    assert pay_per_use.needs_payment(translation, host)
+
+
+def test_a_translation_made_as_an_alias_of_an_unpaid_live_session_is_not_live(
+    exempt_session, french, exempt_user, public_client
+):
+    from wagtail.actions.copy_for_translation import CopyPageForTranslationAction
+
+    action = CopyPageForTranslationAction(exempt_session, french, copy_parents=True, alias=True, user=exempt_user)
+    alias = action.execute()
+    alias = reload(alias)
+    assert alias.alias_of_id == exempt_session.pk
+    assert not alias.live
