@@ -175,3 +175,24 @@ def test_the_host_opens_their_own_pending_payment(unpaid_draft, host, host_clien
         unpaid_draft, unpaid_draft.get_latest_revision(), host, action="publish", billing=BILLING, variant="dummy"
     )
     assert host_client.get(f"/admin/training/pay-per-use/payment/{payment.token}/").status_code == 200
+
+
+def test_deleting_a_session_with_registrations_is_refused_with_a_message_not_a_server_error(paid_live, host_client):
+    from wagtail_training_pay.models import Registration
+
+    page, _payment = paid_live
+    Registration.objects.create(page=page, first_name="Ada", last_name="L", email="ada@example.com", currency="EUR")
+    response = host_client.post(f"/admin/pages/{page.pk}/delete/", follow=True)
+    assert response.status_code == 200
+    assert "registrations" in response.content.decode()
+    assert TrainingSessionPage.objects.filter(pk=page.pk).exists()
+
+
+def test_bulk_deleting_a_paid_session_keeps_its_charges(paid_live, host_client):
+    page, payment = paid_live
+    response = host_client.post(f"/admin/bulk/wagtailcore/page/delete/?id={page.pk}&next=/admin/", {})
+    assert response.status_code == 302
+    assert not TrainingSessionPage.objects.filter(pk=page.pk).exists()
+    charge = UsageCharge.objects.get(session_page_id=page.pk)
+    assert charge.page_id is None
+    assert Payment.objects.get(pk=payment.pk).usage_charge_id == charge.pk

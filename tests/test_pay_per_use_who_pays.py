@@ -254,3 +254,19 @@ def test_paying_again_after_a_refund_publishes(live_paid, host, host_client, pub
     pay_through_the_provider(page, page.get_latest_revision(), host)
     assert reload(page).live
     assert is_served(public_client, page)
+
+
+def test_a_note_of_an_approval_counts_only_for_the_moderator_who_approved(host_draft, host, exempt_user):
+    # A stale note (its publication failed) must not exempt another user's publication.
+    pay_per_use._approving.set((host_draft.pk, exempt_user, exempt_user.pk))
+    try:
+        assert pay_per_use.publish_revision(host_draft, host_draft.get_latest_revision(), user=host) is None
+        assert not reload(host_draft).live
+    finally:
+        pay_per_use.forget_workflow_approval()
+
+
+def test_each_request_starts_without_a_note_of_an_approval(host_draft, exempt_user, client):
+    pay_per_use._approving.set((host_draft.pk, exempt_user, exempt_user.pk))
+    client.get("/")
+    assert pay_per_use._approving.get() is None

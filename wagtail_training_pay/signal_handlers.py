@@ -96,6 +96,10 @@ def connect():
 
     post_save.connect(note_workflow_approval, sender=WorkflowState, dispatch_uid="wagtail_training_pay.note_approval")
     workflow_approved.connect(forget_workflow_approval, dispatch_uid="wagtail_training_pay.forget_approval")
+    # An approval whose publication failed half-way must not outlive its request in this thread.
+    from django.core.signals import request_started
+
+    request_started.connect(forget_workflow_approval, dispatch_uid="wagtail_training_pay.forget_approval_per_request")
 
     from .models import TrainingSessionPage
 

@@ -166,6 +166,28 @@ def warn_about_sessions_left_drafts_by_a_move(request, page):
         )
 
 
+# --- deleting: a session's charges are kept (pay_per_use.record_deleted_session); registrations keep it
+
+
+@hooks.register("before_delete_page")
+def refuse_to_delete_sessions_with_registrations(request, page):
+    """Learners' registrations (and their payments) keep their session: say so instead of failing."""
+    from .models import Registration
+
+    sessions = TrainingSessionPage.objects.filter(path__startswith=page.path)
+    if not Registration.objects.filter(page__in=sessions).exists():
+        return None
+    messages.error(
+        request,
+        _(
+            "“%(title)s” cannot be deleted: learners have registered for it. Cancel and refund their "
+            "registrations, or unpublish the session instead."
+        )
+        % {"title": page.get_admin_display_title()},
+    )
+    return redirect("wagtailadmin_pages:edit", page.pk)
+
+
 # --- Start session on a published page ----------------------------------------------------------
 
 

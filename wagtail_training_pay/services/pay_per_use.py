@@ -45,7 +45,8 @@ SESSION_DELETED_ACTION = "wagtail_training_pay.session_deleted"
 #: ``(page id, user)`` while ``publish_revision`` publishes that page for that user (its aliases follow it).
 _publishing = contextvars.ContextVar("wagtail_training_pay_publishing", default=None)
 
-#: ``(page id, user who asked for the review)`` between a workflow's approval and the publication it triggers.
+#: ``(page id, user who asked for the review, approving moderator's id)`` between a workflow's approval
+#: and the publication it triggers.
 _approving = contextvars.ContextVar("wagtail_training_pay_approving", default=None)
 
 #: Session fields the estimate is computed from.
@@ -261,7 +262,7 @@ def publish_revision(page, revision, *, user=None, skip_permission_checks=False,
     # The host who asked for a review pays, not the moderator approving it; without a user
     # (scheduled publishing, scripts) the revision's author is the one making it live.
     approval = _approving.get()
-    if approval is not None and approval[0] == page.pk:
+    if approval is not None and approval[0] == page.pk and approval[2] == getattr(user, "pk", None):
         _approving.set(None)
         payer = approval[1]
     else:
@@ -291,7 +292,9 @@ def note_workflow_approval(workflow_state):
         return
     if not issubclass(workflow_state.base_content_type.model_class() or object, Page):
         return
-    _approving.set((int(workflow_state.object_id), workflow_state.requested_by))
+    task_state = workflow_state.current_task_state
+    moderator_id = task_state.finished_by_id if task_state is not None else None
+    _approving.set((int(workflow_state.object_id), workflow_state.requested_by, moderator_id))
 
 
 def forget_workflow_approval():
@@ -442,6 +445,8 @@ def guard_base_page_save(page, update_fields=None):
     from ..models import TrainingSessionPage
 
     if page.pk is None:
+        return
+    if update_fields is not None and not (({"url_path"} | _LIVE_FIELDS) & set(update_fields)):
         return
     previous = (
         Page.objects.filter(pk=page.pk)
