@@ -5,10 +5,14 @@ user who makes a session live pays, superusers included, unless they belong to o
 the settings' ``exempt_groups`` (a site that wants its administrators to publish freely
 puts them in an exempt group). Publishing without a user (scheduled publishing,
 scripts) counts as the revision's author: an exempt host's scheduled session goes live,
-anyone else's needs the revision paid for.
+anyone else's needs the revision paid for. Exemption is personal: a workflow approval is
+paid by the host who asked for it, not the approving moderator, and the author of an older
+revision exempts nobody (copies and moves are judged without exemption). A session is paid
+for on the site where it is live: moving a live session into a paying site, unpaid there,
+leaves it a draft there.
 
 What is paid for: the charges of a page add up; a revision is paid for when the
-page's paid charges cover its estimate. Raising the duration or the participants
+page's paid charges still hold its estimate (refunded or charged-back money no longer counts). Raising the duration or the participants
 charges the difference; an equal or lower estimate charges nothing. The rates (and
 currency) of a session's first paid charge stay the session's rates, so that a later
 change of the site's rates does not bill a paid session again. An alias is covered by
@@ -16,7 +20,8 @@ the charges of the page it mirrors.
 
 The gate has three layers (DESIGN section 5 item 6): the page type's permission tester
 (``TrainingSessionPermissionTester``), ``TrainingSessionPage.publish()`` which calls
-``publish_revision`` here, and ``guard_live_save`` which every save of a session runs.
+``publish_revision`` here, and ``guard_live_save`` which every save of a session runs
+(``guard_base_page_save`` for saves of a base ``Page``: Wagtail's move, code).
 """
 
 import contextvars
@@ -450,7 +455,7 @@ def guard_base_page_save(page, update_fields=None):
         return
     previous = (
         Page.objects.filter(pk=page.pk)
-        .values("url_path", "live", "live_revision_id", "alias_of_id", "content_type_id")
+        .values("url_path")
         .first()
     )
     if previous is None:
