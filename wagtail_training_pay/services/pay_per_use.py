@@ -11,12 +11,12 @@ revision exempts nobody (copies and moves are judged without exemption). A sessi
 for on the site where it is live: moving a live session into a paying site, unpaid there,
 leaves it a draft there.
 
-What is paid for: the charges of a page add up; a revision is paid for when the
-page's paid charges still hold its estimate (refunded or charged-back money no longer counts). Raising the duration or the participants
-charges the difference; an equal or lower estimate charges nothing. The rates (and
-currency) of a session's first paid charge stay the session's rates, so that a later
-change of the site's rates does not bill a paid session again. An alias is covered by
-the charges of the page it mirrors.
+What is paid for: the charges of a page add up; a revision is paid for when the page's paid charges
+still hold its estimate (refunded or charged-back money no longer counts). Raising the duration or
+the participants charges the difference; an equal or lower estimate charges nothing. The rates (and
+currency) of a session's first paid charge stay the session's rates, so that a later change of the
+site's rates does not bill a paid session again. An alias is covered by the charges of the page it
+mirrors.
 
 The gate has three layers (DESIGN section 5 item 6): the page type's permission tester
 (``TrainingSessionPermissionTester``), ``TrainingSessionPage.publish()`` which calls
@@ -453,11 +453,7 @@ def guard_base_page_save(page, update_fields=None):
         return
     if update_fields is not None and not (({"url_path"} | _LIVE_FIELDS) & set(update_fields)):
         return
-    previous = (
-        Page.objects.filter(pk=page.pk)
-        .values("url_path")
-        .first()
-    )
+    previous = Page.objects.filter(pk=page.pk).values("url_path").first()
     if previous is None:
         return
     moved = previous["url_path"] != page.url_path and (update_fields is None or "url_path" in update_fields)
