@@ -65,6 +65,19 @@ def exempt_user(db, django_user_model, pay_per_use_on):
 
 
 @pytest.fixture
+def moderated_index(index_page):
+    """The training index under a one-step review by the Moderators group."""
+    from wagtail.models import GroupApprovalTask, Workflow, WorkflowPage, WorkflowTask
+
+    workflow = Workflow.objects.create(name="Session review")
+    task = GroupApprovalTask.objects.create(name="Moderators approve")
+    task.groups.set(Group.objects.filter(name="Moderators"))
+    WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
+    WorkflowPage.objects.create(workflow=workflow, page=index_page)
+    return workflow
+
+
+@pytest.fixture
 def api_v3_headers(db):
     """``api_v3_headers(user)``: the Authorization header of an API v3 token of ``user``."""
     from wagtail.models import APIToken

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 from payments import PaymentStatus
-from wagtail.models import GroupApprovalTask, Page, Workflow, WorkflowPage, WorkflowTask
+from wagtail.models import Page
 
 from wagtail_training_pay.models import Payment
 from wagtail_training_pay.services import pay_per_use
@@ -36,16 +36,6 @@ def host_draft(pay_per_use_on, make_session, host):
 def exempt_moderator(exempt_user):
     exempt_user.groups.add(Group.objects.get(name="Moderators"))
     return exempt_user
-
-
-@pytest.fixture
-def moderated_index(index_page):
-    workflow = Workflow.objects.create(name="Session review")
-    task = GroupApprovalTask.objects.create(name="Moderators approve")
-    task.groups.set(Group.objects.filter(name="Moderators"))
-    WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
-    WorkflowPage.objects.create(workflow=workflow, page=index_page)
-    return workflow
 
 
 def submit_for_moderation(host_client, page, **changes):
