@@ -156,3 +156,31 @@ def test_moving_a_grandfathered_session_within_the_paying_site_keeps_it_live(
     response = host_client.post(f"/admin/pages/{page.pk}/move/{second_index.pk}/confirm/")
     assert response.status_code == 302
     assert TrainingSessionPage.objects.get(pk=page.pk).live
+
+
+def test_an_alias_of_a_free_sites_session_made_in_the_paying_site_is_a_draft(
+    free_live_session, index_page, host, host_client, public_client
+):
+    response = host_client.post(
+        f"/admin/pages/{free_live_session.pk}/copy/",
+        {"new_title": "Alias", "new_slug": "alias-here", "new_parent_page": index_page.pk, "alias": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    alias = TrainingSessionPage.objects.get(slug="alias-here")
+    assert alias.alias_of_id == free_live_session.pk
+    assert not alias.live
+    assert not is_served(public_client, alias)
+
+
+def test_a_copy_of_a_free_sites_session_published_into_the_paying_site_is_a_draft(
+    free_live_session, index_page, host, host_client, public_client
+):
+    response = host_client.post(
+        f"/admin/pages/{free_live_session.pk}/copy/",
+        {"new_title": "Copy", "new_slug": "copy-here", "new_parent_page": index_page.pk, "publish_copies": "on"},
+    )
+    assert response.status_code == 302
+    copy = TrainingSessionPage.objects.get(slug="copy-here")
+    assert not copy.live
+    assert copy.started_at is None
+    assert not is_served(public_client, copy)
