@@ -140,7 +140,7 @@ def pay_per_use_on(training_settings):
 
 
 # Loopback gateway simulators (tests/simulators/) and variants pointing at them.
-pytest_plugins = ["tests.simulators.fixtures", "tests.registration_fixtures"]
+pytest_plugins = ["tests.simulators.fixtures", "tests.registration_fixtures", "tests.pay_per_use_hosts"]
 
 
 @pytest.fixture(autouse=True)

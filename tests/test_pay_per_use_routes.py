@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from wagtail.actions.convert_alias import ConvertAliasPageAction
 from wagtail.actions.publish_page_revision import PublishPageRevisionAction
-from wagtail.models import GroupApprovalTask, PageLogEntry, Workflow, WorkflowPage, WorkflowTask
+from wagtail.models import PageLogEntry
 
 from wagtail_training_pay.models import TrainingSessionPage
 from wagtail_training_pay.services import pay_per_use
@@ -249,16 +249,6 @@ def test_admin_api_publish_action_refuses_an_unpaid_session(draft_session, admin
 
 
 # --- workflow approval and scheduled publishing ----------------------------------------------------------
-
-
-@pytest.fixture
-def moderated_index(index_page):
-    workflow = Workflow.objects.create(name="Session review")
-    task = GroupApprovalTask.objects.create(name="Moderators approve")
-    task.groups.set(Group.objects.filter(name="Moderators"))
-    WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
-    WorkflowPage.objects.create(workflow=workflow, page=index_page)
-    return workflow
 
 
 def approve(page, workflow, user):

@@ -16,6 +16,14 @@ class TrainingSessionPermissionTester(PagePermissionTester):
 
         return self.can_publish_once_paid() and not needs_payment(self.page, self.user)
 
+    def can_set_view_restrictions(self):
+        """Privacy makes nothing live: Wagtail's own answer, paid for or not."""
+        return self.can_publish_once_paid()
+
+    def can_unschedule(self):
+        """Cancelling a scheduled publication makes nothing live."""
+        return self.can_publish_once_paid()
+
     def can_publish_once_paid(self):
         """Wagtail's own answer: paying never lets a user publish who could not publish anyway."""
         return super().can_publish()

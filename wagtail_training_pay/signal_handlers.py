@@ -31,6 +31,40 @@ def settle_on_status_change(sender, instance, **kwargs):
                 setattr(instance, field, after[field])
 
 
+def guard_base_page_save(sender, instance, raw=False, update_fields=None, **kwargs):
+    """Pay-per-use backstop for saves of a base ``Page`` (Wagtail's move, code): see ``pay_per_use``."""
+    from .services.pay_per_use import guard_base_page_save
+
+    if not raw:
+        guard_base_page_save(instance, update_fields)
+
+
+def unpublish_unpaid_arrivals(sender, instance, raw=False, **kwargs):
+    from .services.pay_per_use import unpublish_arrivals
+
+    if not raw:
+        unpublish_arrivals(instance)
+
+
+def note_workflow_approval(sender, instance, raw=False, **kwargs):
+    from .services.pay_per_use import note_workflow_approval
+
+    if not raw:
+        note_workflow_approval(instance)
+
+
+def forget_workflow_approval(sender, **kwargs):
+    from .services.pay_per_use import forget_workflow_approval
+
+    forget_workflow_approval()
+
+
+def record_deleted_session(sender, instance, **kwargs):
+    from .services.pay_per_use import record_deleted_session
+
+    record_deleted_session(instance)
+
+
 def registration_return_url(payment):
     from django.urls import reverse
 
@@ -53,3 +87,24 @@ def connect():
     from .services.emails import register_email_kinds
 
     register_email_kinds()
+
+    from django.db.models.signals import post_save, pre_delete, pre_save
+    from wagtail.models import Page
+
+    # Sender Page: saves of a base ``Page`` only; a session's own saves go through its ``save()``.
+    pre_save.connect(guard_base_page_save, sender=Page, dispatch_uid="wagtail_training_pay.guard_base_page_save")
+    post_save.connect(unpublish_unpaid_arrivals, sender=Page, dispatch_uid="wagtail_training_pay.unpublish_arrivals")
+
+    from wagtail.models import WorkflowState
+    from wagtail.signals import workflow_approved
+
+    post_save.connect(note_workflow_approval, sender=WorkflowState, dispatch_uid="wagtail_training_pay.note_approval")
+    workflow_approved.connect(forget_workflow_approval, dispatch_uid="wagtail_training_pay.forget_approval")
+    # An approval whose publication failed half-way must not outlive its request in this thread.
+    from django.core.signals import request_started
+
+    request_started.connect(forget_workflow_approval, dispatch_uid="wagtail_training_pay.forget_approval_per_request")
+
+    from .models import TrainingSessionPage
+
+    pre_delete.connect(record_deleted_session, sender=TrainingSessionPage, dispatch_uid="wagtail_training_pay.deleted")

@@ -1,6 +1,7 @@
 """Admin wiring: URLs, log actions, the pay-per-use gate's place in the page editor, and the screens for
 registrations, payments and reports (menus, viewsets, dashboard items, session buttons)."""
 
+from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +40,11 @@ def register_pay_per_use_log_actions(actions):
         pay_per_use.REFUNDED_ACTION, _("Pay-per-use refund"), _("Surplus pay-per-use payment refunded")
     )
     actions.register_action(pay_per_use.STARTED_ACTION, _("Start session"), _("Session started"))
+    actions.register_action(
+        pay_per_use.SESSION_DELETED_ACTION,
+        _("Session deleted"),
+        _("Session deleted; its pay-per-use charges and payments are kept"),
+    )
 
 
 # --- the editor: the pay-per-use action instead of a Publish button that would fail --------------
@@ -131,6 +137,55 @@ def send_unpaid_draft_to_the_cost_page(request, page):
 @hooks.register("after_create_page")
 def send_new_unpaid_session_to_the_cost_page(request, page):
     return _redirect_to_cost_page(request, page)
+
+
+# --- moves: a live session moved into a site with pay-per-use on is left a draft there -------------------
+
+
+def _live_sessions_at_or_below(page):
+    return set(TrainingSessionPage.objects.filter(path__startswith=page.path, live=True).values_list("pk", flat=True))
+
+
+@hooks.register("before_move_page")
+def remember_live_sessions_before_a_move(request, page, destination):
+    request._pay_per_use_live_before_move = _live_sessions_at_or_below(page)
+
+
+@hooks.register("after_move_page")
+def warn_about_sessions_left_drafts_by_a_move(request, page):
+    live_before = getattr(request, "_pay_per_use_live_before_move", set())
+    left_drafts = TrainingSessionPage.objects.filter(pk__in=live_before, live=False).order_by("title")
+    for session in left_drafts:
+        messages.warning(
+            request,
+            _(
+                "“%(title)s” is now a draft: its new site has pay-per-use on and its estimated cost is not paid. "
+                "Publish it to pay for it."
+            )
+            % {"title": session.get_admin_display_title()},
+        )
+
+
+# --- deleting: a session's charges are kept (pay_per_use.record_deleted_session); registrations keep it
+
+
+@hooks.register("before_delete_page")
+def refuse_to_delete_sessions_with_registrations(request, page):
+    """Learners' registrations (and their payments) keep their session: say so instead of failing."""
+    from .models import Registration
+
+    sessions = TrainingSessionPage.objects.filter(path__startswith=page.path)
+    if not Registration.objects.filter(page__in=sessions).exists():
+        return None
+    messages.error(
+        request,
+        _(
+            "“%(title)s” cannot be deleted: learners have registered for it. Cancel and refund their "
+            "registrations, or unpublish the session instead."
+        )
+        % {"title": page.get_admin_display_title()},
+    )
+    return redirect("wagtailadmin_pages:edit", page.pk)
 
 
 # --- Start session on a published page ----------------------------------------------------------

@@ -138,6 +138,8 @@ class TrainingSessionPage(AbstractForm):
 
     parent_page_types = ["wagtail_training_pay.TrainingIndexPage"]
     subpage_types = []
+    # A copy is a new session: never started, whatever its source was.
+    exclude_fields_in_copy = ["started_at"]
     template = "wagtail_training_pay/training_session_page.html"
     landing_page_template = "wagtail_training_pay/training_session_page.html"
 
@@ -249,6 +251,12 @@ class TrainingSessionPage(AbstractForm):
             previous_revision=previous_revision,
             skip_permission_checks=kwargs.get("skip_permission_checks", False),
         )
+
+    def with_content_json(self, content):
+        """Starting is not content: a revision (an old one, a copy's) never starts or stops the session."""
+        page = super().with_content_json(content)
+        page.started_at = self.started_at
+        return page
 
     def save(self, *args, **kwargs):
         from ..services.pay_per_use import WITHHELD_ACTION, guard_live_save

@@ -67,8 +67,8 @@ class Payment(BasePayment):
         elif self.usage_charge_id:
             charge = self.usage_charge
             yield PurchasedItem(
-                name=str(_("Pay-per-use: %(title)s") % {"title": charge.page.title})[:127],
-                sku=f"usage-{charge.page_id}",
+                name=str(_("Pay-per-use: %(title)s") % {"title": charge.session_label})[:127],
+                sku=f"usage-{charge.session_page_id or charge.page_id}",
                 quantity=1,
                 price=self.total,
                 currency=self.currency,

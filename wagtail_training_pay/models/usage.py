@@ -21,11 +21,19 @@ class UsageChargeAction(models.TextChoices):
 class UsageCharge(models.Model):
     """One pay-per-use charge of a host for a session."""
 
+    # A charge follows its page (moves included) and outlives it: deleting a session keeps its
+    # charges and payments for the accounts, with the session's title and id recorded below.
     page = models.ForeignKey(
         "wagtail_training_pay.TrainingSessionPage",
-        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="usage_charges",
         verbose_name=_("session"),
+    )
+    session_title = models.CharField(_("session title"), max_length=255, blank=True)
+    session_page_id = models.PositiveIntegerField(
+        _("session page id"), null=True, blank=True, help_text=_("Kept when the session is deleted.")
     )
     revision = models.ForeignKey(
         "wagtailcore.Revision",
@@ -80,4 +88,11 @@ class UsageCharge(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.page_id} {self.amount} {self.currency} ({self.get_status_display()})"
+        return f"{self.session_page_id or self.page_id} {self.amount} {self.currency} ({self.get_status_display()})"
+
+    @property
+    def session_label(self):
+        """The session's title, or the recorded one once the session was deleted."""
+        if self.page_id is not None and self.page is not None:
+            return self.page.title
+        return _("%(title)s (deleted, page %(id)s)") % {"title": self.session_title, "id": self.session_page_id}

@@ -5,27 +5,33 @@ user who makes a session live pays, superusers included, unless they belong to o
 the settings' ``exempt_groups`` (a site that wants its administrators to publish freely
 puts them in an exempt group). Publishing without a user (scheduled publishing,
 scripts) counts as the revision's author: an exempt host's scheduled session goes live,
-anyone else's needs the revision paid for.
+anyone else's needs the revision paid for. Exemption is personal: a workflow approval is
+paid by the host who asked for it, not the approving moderator, and the author of an older
+revision exempts nobody (copies and moves are judged without exemption). A session is paid
+for on the site where it is live: moving a live session into a paying site, unpaid there,
+leaves it a draft there.
 
-What is paid for: the charges of a page add up; a revision is paid for when the
-page's paid charges cover its estimate. Raising the duration or the participants
-charges the difference; an equal or lower estimate charges nothing. The rates (and
-currency) of a session's first paid charge stay the session's rates, so that a later
-change of the site's rates does not bill a paid session again. An alias is covered by
-the charges of the page it mirrors.
+What is paid for: the charges of a page add up; a revision is paid for when the page's paid charges
+still hold its estimate (refunded or charged-back money no longer counts). Raising the duration or
+the participants charges the difference; an equal or lower estimate charges nothing. The rates (and
+currency) of a session's first paid charge stay the session's rates, so that a later change of the
+site's rates does not bill a paid session again. An alias is covered by the charges of the page it
+mirrors.
 
 The gate has three layers (DESIGN section 5 item 6): the page type's permission tester
 (``TrainingSessionPermissionTester``), ``TrainingSessionPage.publish()`` which calls
-``publish_revision`` here, and ``guard_live_save`` which every save of a session runs.
+``publish_revision`` here, and ``guard_live_save`` which every save of a session runs
+(``guard_base_page_save`` for saves of a base ``Page``: Wagtail's move, code).
 """
 
+import contextvars
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentStatus
@@ -39,6 +45,17 @@ PAID_ACTION = "wagtail_training_pay.usage_paid"
 WITHHELD_ACTION = "wagtail_training_pay.publication_withheld"
 REFUNDED_ACTION = "wagtail_training_pay.usage_refunded"
 STARTED_ACTION = "wagtail_training_pay.session_started"
+SESSION_DELETED_ACTION = "wagtail_training_pay.session_deleted"
+
+#: ``(page id, user)`` while ``publish_revision`` publishes that page for that user (its aliases follow it).
+_publishing = contextvars.ContextVar("wagtail_training_pay_publishing", default=None)
+
+#: ``(page id, user who asked for the review, approving moderator's id)`` between a workflow's approval
+#: and the publication it triggers.
+_approving = contextvars.ContextVar("wagtail_training_pay_approving", default=None)
+
+#: Session fields the estimate is computed from.
+_ESTIMATE_FIELDS = {"duration_minutes", "expected_participants", "teleconference_participants"}
 
 #: Page fields whose change in a save can make new content live.
 _LIVE_FIELDS = {"live", "live_revision", "live_revision_id", "alias_of", "alias_of_id", "started_at"}
@@ -84,8 +101,55 @@ def paid_charges(page):
     return UsageCharge.objects.filter(page_id=page_id, status=UsageChargeStatus.PAID)
 
 
-def rates_for(page):
-    """``(person_minute_rate, teleconference_minute_rate, minimum_charge, currency)`` of a session."""
+def _money_held_by_payment():
+    """What one payment of a charge still holds: a refund or a charge-back lowers it, down to nothing.
+
+    ``captured_amount`` is what the payer still has paid (django-payments lowers it on a refund) and
+    ``refunded_amount`` what went back; a confirmed payment whose capture was never recorded holds its total.
+    """
+    from django.db.models import Case, DecimalField, Value, When
+    from django.db.models.functions import Least
+
+    captured = Case(
+        When(payments__captured_amount__gt=0, then=F("payments__captured_amount")), default=F("payments__total")
+    )
+    return Case(
+        When(
+            payments__status=PaymentStatus.CONFIRMED,
+            then=Least(captured, F("payments__total") - F("payments__refunded_amount")),
+        ),
+        default=Value(Decimal("0")),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
+
+
+def paid_amount(page, currency):
+    """What the paid charges of ``page`` still hold in ``currency``.
+
+    A charge counts for what its payments still hold (never more than its amount): a refunded or
+    charged-back host payment no longer pays for anything. A paid charge without any payment (settled
+    outside the site, recorded by hand) counts for its amount.
+    """
+    from django.db.models import Count
+
+    rows = (
+        paid_charges(page)
+        .filter(currency=currency)
+        .annotate(payment_count=Count("payments"), held=Sum(_money_held_by_payment()))
+        .values_list("amount", "payment_count", "held")
+    )
+    total = Decimal("0")
+    for amount, payment_count, held in rows:
+        total += min(amount, max(held or Decimal("0"), Decimal("0"))) if payment_count else amount
+    return total
+
+
+def rates_for(page, settings=None):
+    """``(person_minute_rate, teleconference_minute_rate, minimum_charge, currency)`` of a session.
+
+    ``settings`` is the ``TrainingPaySettings`` to price with when the session has no paid charge
+    (by default its own site's).
+    """
     first_paid = paid_charges(page).order_by("paid_at", "pk").first()
     if first_paid is not None:
         return (
@@ -94,7 +158,7 @@ def rates_for(page):
             first_paid.minimum_charge,
             first_paid.currency,
         )
-    settings = page.site_settings()
+    settings = settings or page.site_settings()
     return (
         settings.person_minute_rate,
         settings.teleconference_minute_rate,
@@ -110,9 +174,9 @@ def content_of(page, revision=None):
     return revision.as_object()
 
 
-def estimate_for(page, revision=None):
+def estimate_for(page, revision=None, settings=None):
     content = content_of(page, revision)
-    person_rate, teleconference_rate, minimum, currency = rates_for(content)
+    person_rate, teleconference_rate, minimum, currency = rates_for(content, settings)
     return estimate_session_cost(
         duration_minutes=content.duration_minutes or 0,
         expected_participants=content.expected_participants or 0,
@@ -124,18 +188,17 @@ def estimate_for(page, revision=None):
     )
 
 
-def amount_due(page, revision=None):
+def amount_due(page, revision=None, settings=None):
     """The estimate of ``revision`` (or of the page as it is), what was paid, and the difference."""
-    estimate = estimate_for(page, revision)
+    estimate = estimate_for(page, revision, settings)
     content = content_of(page, revision)
-    paid = paid_charges(content).filter(currency=estimate.currency).aggregate(total=Sum("amount"))["total"]
-    paid = paid or Decimal("0")
+    paid = paid_amount(content, estimate.currency)
     return AmountDue(estimate=estimate, already_paid=paid, due=max(estimate.total - paid, Decimal("0")))
 
 
-def is_paid_for(page, revision=None):
+def is_paid_for(page, revision=None, settings=None):
     """Whether the page's paid charges cover the estimate of ``revision`` (or of the page itself)."""
-    return amount_due(page, revision).due == 0
+    return amount_due(page, revision, settings).due == 0
 
 
 def site_settings_for(page):
@@ -201,13 +264,46 @@ def publish_revision(page, revision, *, user=None, skip_permission_checks=False,
     from wagtail.actions.publish_page_revision import PublishPageRevisionAction
 
     content = revision.as_object()
-    # Without a user (scheduled publishing, scripts) the revision's author is the one making it live.
-    if needs_payment(content, user or revision.user):
+    # The host who asked for a review pays, not the moderator approving it; without a user
+    # (scheduled publishing, scripts) the revision's author is the one making it live.
+    approval = _approving.get()
+    if approval is not None and approval[0] == page.pk and approval[2] == getattr(user, "pk", None):
+        _approving.set(None)
+        payer = approval[1]
+    else:
+        payer = user or revision.user
+    if needs_payment(content, payer):
         withhold_publication(page, revision, user)
         return None
     action = PublishPageRevisionAction(revision, user=user, **kwargs)
     clear_for_publication(action.object)
-    return action.execute(skip_permission_checks=skip_permission_checks)
+    token = _publishing.set((page.pk, payer))
+    try:
+        return action.execute(skip_permission_checks=skip_permission_checks)
+    finally:
+        _publishing.reset(token)
+
+
+def note_workflow_approval(workflow_state):
+    """A workflow on a session was just approved: the publication Wagtail runs next is its requester's.
+
+    Wagtail saves the approved ``WorkflowState`` and then publishes with the approving moderator
+    as the user (``WAGTAIL_FINISH_WORKFLOW_ACTION``); the moderator's exemption must not pay for
+    the host's revision. ``forget_workflow_approval`` drops the note once the approval is done.
+    """
+    from wagtail.models import Page
+
+    if workflow_state.status != workflow_state.STATUS_APPROVED:
+        return
+    if not issubclass(workflow_state.base_content_type.model_class() or object, Page):
+        return
+    task_state = workflow_state.current_task_state
+    moderator_id = task_state.finished_by_id if task_state is not None else None
+    _approving.set((int(workflow_state.object_id), workflow_state.requested_by, moderator_id))
+
+
+def forget_workflow_approval():
+    _approving.set(None)
 
 
 def withhold_publication(page, revision, user=None):
@@ -234,15 +330,19 @@ def guard_live_save(page, update_fields=None):
 
     A page that was not live (including a new page: Wagtail's create view and copies with
     "publish copies" insert pages live) is forced to stay a draft; new content on a live
-    page, or an unpaid start, is refused with ``PayPerUseRequired``. Returns the
-    ``update_fields`` to use and whether the publication was withheld.
+    page, a higher estimate written straight onto a live page, or an unpaid start, is refused
+    with ``PayPerUseRequired``. Returns the ``update_fields`` to use and whether the publication
+    was withheld.
     """
     from wagtail.models import Page
 
     cleared = page.__dict__.pop("_pay_per_use_cleared", False)  # good for one save only
-    if cleared or not (page.live or page.started_at):
+    # A base ``Page`` has no session fields: ``guard_base_page_save`` gives the session as stored.
+    content = page.__dict__.pop("_pay_per_use_content", None) or page
+    started_at = getattr(page, "started_at", None)
+    if cleared or not (page.live or started_at):
         return update_fields, False
-    if update_fields is not None and not (_LIVE_FIELDS & set(update_fields)):
+    if update_fields is not None and not ((_LIVE_FIELDS | _ESTIMATE_FIELDS) & set(update_fields)):
         return update_fields, False
     previous = None
     if page.pk is not None:
@@ -250,19 +350,38 @@ def guard_live_save(page, update_fields=None):
     going_live = page.live and (previous is None or not previous["live"])
     new_live_content = page.live and previous is not None and previous["live_revision_id"] != page.live_revision_id
     alias_converted = page.live and previous is not None and previous["alias_of_id"] and not page.alias_of_id
-    starting = page.started_at is not None and page.pk is not None and _was_not_started(page)
-    if not (going_live or new_live_content or alias_converted or starting):
+    starting = started_at is not None and page.pk is not None and _was_not_started(page)
+    raising = page.live and previous is not None and _raises_the_estimate(content, update_fields)
+    if not (going_live or new_live_content or alias_converted or starting or raising):
         return update_fields, False
-    if not needs_payment(page, _acting_user(page)):
+    if not needs_payment(content, _acting_user(page)):
         return update_fields, False
     if going_live or alias_converted:
         page.live = False
         page.has_unpublished_changes = True
+        kept = {"live", "has_unpublished_changes"}
+        if started_at is not None:
+            page.started_at = None
+            kept.add("started_at")
         if update_fields is not None:
-            update_fields = list(set(update_fields) | {"live", "has_unpublished_changes"})
+            update_fields = list(set(update_fields) | kept)
         logger.info("Unpaid session %s kept as a draft.", page.pk)
         return update_fields, True
     raise PayPerUseRequired(_("This session’s estimated cost has not been paid."))
+
+
+def _raises_the_estimate(page, update_fields):
+    """Whether a save writes a higher estimate (duration, participants) than the stored one onto the page."""
+    from ..models import TrainingSessionPage
+
+    if not isinstance(page, TrainingSessionPage) or page.pk is None:
+        return False
+    if update_fields is not None and not (_ESTIMATE_FIELDS & set(update_fields)):
+        return False
+    stored = TrainingSessionPage.objects.filter(pk=page.pk).only(*_ESTIMATE_FIELDS).first()
+    if stored is None or all(getattr(stored, field) == getattr(page, field) for field in _ESTIMATE_FIELDS):
+        return False
+    return estimate_for(page).total > estimate_for(stored).total
 
 
 def _was_not_started(page):
@@ -272,12 +391,133 @@ def _was_not_started(page):
 
 
 def _acting_user(page):
-    """The user on whose behalf a page is saved: the permission-checked user, else the revision's author."""
+    """The user on whose behalf a page is saved; nobody when no layer knew it.
+
+    The permission-checked user; else the one ``publish_revision`` is publishing for (its saves, and
+    the updates of the page's aliases); else the author of the revision going live when it is this
+    page's own latest revision (the edit and revert views save the user's revision, then publish
+    it). Never the author of an older revision or of another page's (a copy "published" by a host
+    carries its source's live revision): an exempt author of an older revision exempts nobody else.
+    """
     user = getattr(page, "_pay_per_use_actor", None)
     if user is not None:
         return user
-    revision = page.live_revision if page.live_revision_id else None
-    return revision.user if revision is not None else None
+    publishing = _publishing.get()
+    if publishing is not None and publishing[0] == charged_page_id(page):
+        return publishing[1]
+    if page.pk is None or not page.live_revision_id or page.live_revision_id != page.latest_revision_id:
+        return None
+    revision = page.live_revision
+    if revision is None or str(revision.object_id) != str(page.pk):
+        return None
+    return revision.user
+
+
+# --- layer (c) for base ``Page`` saves: moves, and code that saves a session as a plain page ---------
+
+
+def site_id_for_url_path(url_path):
+    """The site Wagtail serves a page with this ``url_path`` under (the one ``Page.get_site()`` finds)."""
+    from wagtail.models import Site
+
+    for root in Site.get_site_root_paths():
+        if url_path.startswith(root.root_path):
+            return root.site_id
+    return None
+
+
+def settings_for_site_id(site_id):
+    from wagtail.models import Site
+
+    from ..models import TrainingPaySettings
+
+    site = Site.objects.filter(pk=site_id).first() if site_id else None
+    return TrainingPaySettings.for_site(site) if site is not None else None
+
+
+def guard_base_page_save(page, update_fields=None):
+    """``pre_save`` of a base ``Page``: what ``TrainingSessionPage.save()`` would check, and moves.
+
+    Wagtail's move saves the moved page as a base ``Page`` (the session's own ``save()`` never runs)
+    after the tree paths changed but before the ``url_path`` of the page and its descendants did: the
+    old ``url_path`` still in the database tells the site a session leaves, the new one the site it
+    enters. A live session entering another site with pay-per-use on, not paid for there, is left a
+    draft: this page now (in memory, before the save), its descendants by ``unpublish_arrivals`` once
+    the save is written. Nobody is exempt here: the move does not say who moves.
+    """
+    from wagtail.models import Page
+
+    from ..models import TrainingSessionPage
+
+    if page.pk is None:
+        return
+    if update_fields is not None and not (({"url_path"} | _LIVE_FIELDS) & set(update_fields)):
+        return
+    previous = Page.objects.filter(pk=page.pk).values("url_path").first()
+    if previous is None:
+        return
+    moved = previous["url_path"] != page.url_path and (update_fields is None or "url_path" in update_fields)
+    if moved:
+        arrivals = unpaid_arrivals(page, previous["url_path"])
+        if arrivals:
+            page._pay_per_use_arrivals = arrivals
+            if page.pk in arrivals:
+                _make_draft(page)
+                return
+    if not issubclass(page.specific_class or Page, TrainingSessionPage):
+        return
+    content = TrainingSessionPage.objects.filter(pk=page.pk).first()
+    if content is None:
+        return
+    content.live, content.alias_of_id = page.live, page.alias_of_id
+    page._pay_per_use_content = content
+    _update_fields, withheld = guard_live_save(page, update_fields)
+    if withheld:
+        log(instance=content, action=WITHHELD_ACTION, data={"reason": "backstop"})
+
+
+def unpaid_arrivals(page, old_url_path):
+    """The ids of live sessions at or below ``page`` that a move takes into a paying site unpaid."""
+    from ..models import TrainingSessionPage
+
+    sessions = TrainingSessionPage.objects.filter(path__startswith=page.path, live=True).only(
+        "pk", "url_path", "alias_of_id", "duration_minutes", "expected_participants", "teleconference_participants"
+    )
+    arrivals = []
+    for session in sessions:
+        session_old_url_path = old_url_path if session.pk == page.pk else session.url_path
+        old_site = site_id_for_url_path(session_old_url_path)
+        new_site = site_id_for_url_path(page.url_path + session_old_url_path[len(old_url_path) :])
+        if new_site == old_site:
+            continue
+        settings = settings_for_site_id(new_site)
+        if settings is None or not settings.pay_per_use_enabled:
+            continue
+        if not is_paid_for(session, settings=settings):
+            arrivals.append(session.pk)
+    return arrivals
+
+
+def _make_draft(page):
+    page.live = False
+    page.has_unpublished_changes = True
+    page.live_revision = None
+
+
+def unpublish_arrivals(page):
+    """``post_save`` of a base ``Page``: finish leaving the sessions a move took into a paying site drafts."""
+    from wagtail.models import Page
+
+    from ..models import TrainingSessionPage
+
+    arrivals = page.__dict__.pop("_pay_per_use_arrivals", None)
+    if not arrivals:
+        return
+    Page.objects.filter(pk__in=arrivals).update(live=False, has_unpublished_changes=True, live_revision=None)
+    TrainingSessionPage.objects.filter(pk__in=arrivals).update(started_at=None)
+    for session in Page.objects.filter(pk__in=arrivals):
+        logger.info("Unpaid session %s moved into a site with pay-per-use on: left a draft there.", session.pk)
+        log(instance=session, action=WITHHELD_ACTION, data={"reason": "moved"})
 
 
 # --- charges and their settlement ----------------------------------------------------------
@@ -330,6 +570,8 @@ def create_usage_payment(page, revision, user, *, action, billing, variant):
     estimate = due.estimate
     charge = UsageCharge.objects.create(
         page=locked,
+        session_title=locked.title[:255],
+        session_page_id=locked.pk,
         revision=revision,
         payer=user,
         action=action,
@@ -410,10 +652,15 @@ def settle_usage_payment(payment):
     from ..models import TrainingSessionPage, UsageCharge, UsageChargeStatus
 
     page_id = UsageCharge.objects.values_list("page_id", flat=True).get(pk=payment.usage_charge_id)
-    page = TrainingSessionPage.objects.select_for_update().get(pk=page_id)
+    page = TrainingSessionPage.objects.select_for_update().filter(pk=page_id).first() if page_id else None
     charges = UsageCharge.objects.select_for_update(of=("self",)).select_related("revision", "payer")
     charge = charges.get(pk=payment.usage_charge_id)
     if charge.status != UsageChargeStatus.PENDING:
+        return
+    if page is None and payment.status == PaymentStatus.CONFIRMED:
+        # The session was deleted while its host paid: nothing to make live, give the money back.
+        logger.warning("Payment %s is for deleted session %s; refunding it.", payment.pk, charge.session_page_id)
+        _refund_surplus(page, charge, payment, UsageChargeStatus.CANCELLED)
         return
     if payment.status in (PaymentStatus.REJECTED, PaymentStatus.ERROR):
         charge.status = UsageChargeStatus.FAILED
@@ -458,6 +705,8 @@ def _give_back(page, charge, payment):
     if amount > 0:
         request_refund(payment, amount, reason="Host payment not needed")
         refunded = True
+    if page is None:
+        return refunded
     log(
         instance=page,
         action=REFUNDED_ACTION,
@@ -515,7 +764,8 @@ def _retry_surplus_refund(payment_id):
     )
     if payment is None:
         return False
-    page = TrainingSessionPage.objects.select_for_update().get(pk=payment.usage_charge.page_id)
+    page_id = payment.usage_charge.page_id
+    page = TrainingSessionPage.objects.select_for_update().filter(pk=page_id).first() if page_id else None
     return _give_back(page, payment.usage_charge, payment)
 
 
@@ -548,6 +798,33 @@ def start_session(page, user=None):
     page.save(update_fields=["started_at"], clean=False)
     log(instance=page, action=STARTED_ACTION, user=user)
     return True
+
+
+def record_deleted_session(page):
+    """``pre_delete`` of a session: its charges keep its title and id, and the deletion is logged.
+
+    The charges and their payments stay for the accounts (``UsageCharge.page`` becomes null).
+    """
+    from ..models import Payment, UsageCharge
+
+    charges = UsageCharge.objects.filter(page_id=page.pk)
+    charge_ids = list(charges.values_list("pk", flat=True))
+    if not charge_ids:
+        return
+    charges.update(session_title=page.title[:255], session_page_id=page.pk)
+    payment_ids = list(Payment.objects.filter(usage_charge_id__in=charge_ids).values_list("pk", flat=True))
+    logger.info(
+        "Session %s (%s) deleted; its usage charges %s and payments %s are kept.",
+        page.pk,
+        page.title,
+        charge_ids,
+        payment_ids,
+    )
+    log(
+        instance=page,
+        action=SESSION_DELETED_ACTION,
+        data={"title": page.title, "page": page.pk, "charges": charge_ids, "payments": payment_ids},
+    )
 
 
 def payment_return_url(payment):

@@ -4,6 +4,7 @@ import logging
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
@@ -20,12 +21,18 @@ PROVIDER_FAILED = _("The payment service could not process the payment. Nothing 
 
 
 def host_payment(request, token):
-    """A usage-charge payment the requesting user may pay: the payer, or an editor of the session."""
+    """A usage-charge payment the requesting user may see and pay: only someone who may publish the session.
+
+    Paying makes the session live, so paying never lets someone publish who could not publish
+    anyway: a user who may only edit the session cannot open (or complete) the host's payment.
+    """
     payment = get_object_or_404(
         Payment.objects.select_related("usage_charge__page"), token=token, usage_charge__isnull=False
     )
-    charge = payment.usage_charge
-    if charge.payer_id != request.user.pk and not charge.page.permissions_for_user(request.user).can_edit():
+    page = payment.usage_charge.page
+    if page is None:  # the session was deleted
+        raise Http404
+    if not page.permissions_for_user(request.user).can_publish_once_paid():
         raise PermissionDenied
     return payment
 

@@ -89,7 +89,7 @@ def paid_for(payment):
     if payment.registration_id:
         return _("%(session)s (learner)") % {"session": payment.registration.page.title}
     if payment.usage_charge_id:
-        return _("%(session)s (host)") % {"session": payment.usage_charge.page.title}
+        return _("%(session)s (host)") % {"session": payment.usage_charge.session_label}
     return payment.description
 
 

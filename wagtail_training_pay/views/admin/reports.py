@@ -193,7 +193,7 @@ class UsageBillingView(MoneyReportView):
     filterset_class = UsageChargeFilterSet
     list_export = [
         "host",
-        "page.title",
+        "session_label",
         "created_at",
         "get_action_display",
         "duration_minutes",
@@ -207,7 +207,7 @@ class UsageBillingView(MoneyReportView):
     ]
     export_headings = {
         "host": _("Host"),
-        "page.title": _("Session"),
+        "session_label": _("Session"),
         "get_action_display": _("Action"),
         "get_status_display": _("Status"),
     }
@@ -226,7 +226,7 @@ class UsageBillingView(MoneyReportView):
     def columns(self):
         return [
             Column("host", label=_("Host"), accessor=host_name),
-            Column("session", label=_("Session"), accessor="page.title"),
+            Column("session", label=_("Session"), accessor="session_label"),
             DateColumn("created_at", label=_("Created")),
             Column("action", label=_("Action"), accessor="get_action_display"),
             MoneyColumn("estimated_total", label=_("Estimated cost")),
