@@ -24,7 +24,7 @@ EXPRESS_PROVIDERS = ("ExpressCheckoutProvider",)
 
 
 def payflow_holdings(simulator):
-    """``{CUSTREF: captured minus credited}`` of a Payflow simulator's transactions."""
+    """``{INVNUM (else CUSTREF): captured minus credited}`` of a Payflow simulator's transactions."""
     holdings = {}
     with simulator.lock:
         transactions = dict(simulator.transactions)
@@ -38,7 +38,9 @@ def payflow_holdings(simulator):
         if transaction["voided"] or transaction["result"] not in (0, 126):
             continue
         held = transaction["captured"] - transaction["credited"]
-        holdings[root["custref"]] = holdings.get(root["custref"], Decimal(0)) + held
+        # A payment's attempts each carry a CUSTREF of their own, and all carry the payment's INVNUM.
+        key = root.get("invnum") or root["custref"]
+        holdings[key] = holdings.get(key, Decimal(0)) + held
     return holdings
 
 
@@ -73,8 +75,13 @@ def gateway_holds(payment, simulators):
     """What the simulated gateway holds for the payment, or ``None`` when no simulator runs its gateway."""
     name = provider_name(payment.variant)
     if name in PAYFLOW_PROVIDERS:
-        reference = str(payment.token).replace("-", "")[:12]
+        token = str(payment.token).replace("-", "")
         books = [payflow_holdings(s) for s in simulators if s.__class__.__name__ == "PayflowSimulator"]
+        return (
+            sum((book.get(token[:32], book.get(token[:12], Decimal(0))) for book in books), Decimal(0))
+            if books
+            else None
+        )
     elif name in EXPRESS_PROVIDERS:
         reference = str(payment.token)
         books = [express_holdings(s) for s in simulators if s.__class__.__name__ == "NvpSimulator"]

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
 from payments import FraudStatus, PaymentStatus
@@ -23,8 +24,9 @@ from tests.registration_helpers import (
 )
 from tests.simulators.payer import open_page, pay_on_hosted_page, site_path
 from tests.simulators.payflow import parse_payflow
-from wagtail_training_pay.models import Payment, RegistrationStatus
+from wagtail_training_pay.models import MoneyMovement, MovementKind, MovementState, Payment, RegistrationStatus
 from wagtail_training_pay.providers.base import GatewayError, GatewayUnavailable, pending_at_gateway
+from wagtail_training_pay.services import money
 from wagtail_training_pay.services.registrations import seats_left
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
@@ -258,8 +260,9 @@ def test_a_failed_capture_can_be_retried(payflow_simulator):
     payflow_simulator.faults.inject("result:111")
     with pytest.raises(GatewayError):
         payment.capture()
-    payment = refreshed(payment)
-    payment.capture()
+    # An automatic capture the gateway refused waits for an administrator (issue 14's records): one retries it.
+    administrator = get_user_model().objects.create(username="retrying-administrator")
+    money.move_now(refreshed(payment), MovementKind.CAPTURE, reason="retried", user=administrator)
     assert refreshed(payment).captured_amount == Decimal("45.00")
     assert len(payflow_simulator.entries("D")) == 1
 
@@ -276,18 +279,18 @@ def test_a_failed_refund_can_be_retried(payflow_simulator):
 
 
 def test_the_movement_key_is_the_request_id_and_a_lost_answer_is_replayed(payflow_simulator):
-    """The contract with issue 14: ``payment.movement_key`` set before the call is its X-VPS-REQUEST-ID."""
+    """The contract with issue 14: the movement's key is its X-VPS-REQUEST-ID, and a lost answer is learnt by
+    sending the same request with the same key again."""
     payment = make_payment("payflow-direct")
     pay_by_card(payment)
     payment = refreshed(payment)
-    payment.movement_key = "ab" * 16
     payflow_simulator.faults.inject("drop", "drop", "drop")
     with pytest.raises(GatewayUnavailable):
         payment.refund(Decimal("10.00"))
-    payment = refreshed(payment)
-    payment.movement_key = "ab" * 16
-    payment.refund(Decimal("10.00"))
-    assert payflow_simulator.request_ids[-4:] == ["ab" * 16] * 4
+    (movement,) = MoneyMovement.objects.filter(payment=payment, kind=MovementKind.REFUND)
+    assert movement.state == MovementState.UNKNOWN
+    money.send_movement(movement.pk)  # what the sweeper does with an unknown movement: the same key again
+    assert payflow_simulator.request_ids[-4:] == [movement.idempotency_key] * 4
     credits = payflow_simulator.entries("C")
     assert [e["duplicate"] for e in credits] == [False, True, True, True]
     assert refreshed(payment).refunded_amount == Decimal("10.00")
@@ -297,12 +300,12 @@ def test_a_result_104_on_a_movement_not_done_is_a_definite_failure(payflow_simul
     payment = make_payment("payflow-direct")
     pay_by_card(payment)
     payment = refreshed(payment)
-    payment.movement_key = "cd" * 16
     payflow_simulator.faults.inject("result:104")
     with pytest.raises(GatewayError) as failure:
         payment.refund(Decimal("10.00"))
     assert not isinstance(failure.value, GatewayUnavailable)
-    assert [f.get("CUSTREF") for f in requests_of(payflow_simulator, "I")] == ["cd" * 6]
+    (movement,) = MoneyMovement.objects.filter(payment=payment, kind=MovementKind.REFUND)
+    assert [f.get("CUSTREF") for f in requests_of(payflow_simulator, "I")] == [movement.idempotency_key[:12]]
 
 
 # -- point 8 (Payflow) ------------------------------------------------------------------------------

@@ -338,6 +338,7 @@ class PayflowSimulator(SimulatedClock):
             "settled": False,
             "secure_token": secure_token,
             "custref": fields.get("CUSTREF", ""),
+            "invnum": fields.get("INVNUM", ""),
             "created": self.now(),
             "respmsg": MESSAGES.get(result, "Declined"),
             "review": "pending" if result in REVIEW_RESULTS else None,

@@ -637,7 +637,7 @@ class PayflowProProvider(PayPalClassicProvider):
           rejected (125/128), the payment is rejected; still under review, it stays waiting;
         * hosted page: an inquiry on every Secure Token issued for it that may still have been paid
           with (a token found unpaid after its lifetime is not asked about again);
-        * card typed on the site (``direct``): an inquiry by the ``CUSTREF`` of its last attempt, so a
+        * card typed on the site (``direct``): an inquiry by the ``CUSTREF`` of each attempt, so a
           sale whose answer never reached the site (or was a RESULT 104) is still found.
 
         Returns ``STILL_PENDING`` when the gateway holds the payment (under review: ask again later,
@@ -659,13 +659,23 @@ class PayflowProProvider(PayPalClassicProvider):
             return STILL_PENDING if pending_at_gateway(payment) else True
         if self.mode == "hosted" or self.issued_tokens(payment):
             return self.check_tokens(payment)
-        fields = self.inquire_by_reference(card_reference(payment, attempt_number(payment, "card")))
-        if result_of(fields) == APPROVED and "ORIGRESULT" in fields:
-            self.apply_inquiry(payment, fields)
-            return STILL_PENDING if pending_at_gateway(payment) else True
-        if result_of(fields) == ORIGINAL_NOT_FOUND:
+        # Every attempt has its own CUSTREF: a sale whose answer was lost may sit under an earlier one than
+        # the last (the learner typed another card after it), so each is asked, the newest first, and a
+        # sale found under any of them wins over a decline under another.
+        recorded = []
+        for attempt in range(attempt_number(payment, "card"), 0, -1):
+            fields = self.inquire_by_reference(card_reference(payment, attempt))
+            if result_of(fields) == APPROVED and "ORIGRESULT" in fields:
+                recorded.append(fields)
+            elif result_of(fields) != ORIGINAL_NOT_FOUND:
+                self.raise_for_result(fields, "inquiry")
+        if not recorded:
             return True  # the gateway never recorded a transaction for this payment
-        self.raise_for_result(fields, "inquiry")
+        paid = [
+            f for f in recorded if result_of(f, "ORIGRESULT") == APPROVED or result_of(f, "ORIGRESULT") in FRAUD_REVIEW
+        ]
+        self.apply_inquiry(payment, (paid or recorded)[0])
+        return STILL_PENDING if pending_at_gateway(payment) else True
 
     def check_tokens(self, payment):
         """Inquire on every Secure Token not yet found unpaid after its lifetime; a payment made with any of
