@@ -100,7 +100,8 @@ class Registration(models.Model):
             models.UniqueConstraint(
                 Lower("email"),
                 "page",
-                condition=models.Q(status__in=[s.value for s in ACTIVE_STATUSES]),
+                # An erased registration keeps its status (for the accounts) but no email any more.
+                condition=models.Q(status__in=[s.value for s in ACTIVE_STATUSES], anonymized_at__isnull=True),
                 name="wtp_one_active_registration_per_email",
             ),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="wtp_registration_amount_not_negative"),
