@@ -89,9 +89,7 @@ def test_retention_leaves_no_personal_data_in_any_table(
     assert inspect.status_code == 200 and PERSON["last_name"] not in inspect.content.decode()
 
 
-def test_a_learners_own_erasure_leaves_no_personal_data_in_any_table(
-    learner_client, make_session, learner_account
-):
+def test_a_learners_own_erasure_leaves_no_personal_data_in_any_table(learner_client, make_session, learner_account):
     page = make_session(title="Erasure three", slug="erasure-three")
     SessionFormField.objects.create(page=page, label="Organisation", field_type="singleline", sort_order=0)
     learner_client.force_login(learner_account)
@@ -137,11 +135,52 @@ def test_a_hosted_payment_completed_after_the_learner_cancelled_and_erased_is_re
 
     payment = Payment.objects.get(registration=registration)
     charged = sum(Decimal(entry["amount"]) for entry in payflow_simulator.charges())
-    credited = sum(
-        Decimal(entry["amount"]) for entry in payflow_simulator.entries("C") if entry["result"] in (0,)
-    )
+    credited = sum(Decimal(entry["amount"]) for entry in payflow_simulator.entries("C") if entry["result"] in (0,))
     assert charged == Decimal("45.00")
     assert credited == Decimal("45.00"), "the money taken after the cancellation goes back"
     assert payment.refunded_amount == Decimal("45.00")
     assert payment.status == PaymentStatus.REFUNDED
     assert rows_containing(ERASED_VALUES) == []
+
+
+@pytest.mark.usefixtures("gateway_variants")
+def test_erasure_keeps_only_the_gateway_references_while_a_hosted_page_can_be_paid_then_drops_them(paid_session):
+    import json
+
+    from tests.test_data_protection import registration_for
+    from wagtail_training_pay.services.data_protection import anonymize_registration, finish_erasures
+
+    registration = registration_for(paid_session, status=RegistrationStatus.CANCELLED)
+    secure_token = {"id": "a" * 32, "token": "SIMTOKEN", "created": timezone.now().isoformat()}
+    payment = Payment.objects.create(
+        registration=registration,
+        variant="payflow",
+        status=PaymentStatus.CANCELLED,
+        total=Decimal("45.00"),
+        currency="EUR",
+        billing_email=PERSON["email"],
+        extra_data=json.dumps({"payflow_secure_token": secure_token, "card_last4": "1111"}),
+    )
+    anonymize_registration(registration)
+    payment.refresh_from_db()
+    assert json.loads(payment.extra_data) == {"payflow_secure_token": secure_token}
+    assert payment.billing_email == ""
+
+    assert finish_erasures() == 0, "the hosted page can still be paid for 30 minutes"
+    assert finish_erasures(now=timezone.now() + timedelta(minutes=31)) == 1
+    payment.refresh_from_db()
+    assert payment.extra_data == ""
+    assert (payment.total, payment.status) == (Decimal("45.00"), PaymentStatus.CANCELLED)
+    assert finish_erasures(now=timezone.now() + timedelta(minutes=31)) == 0
+
+
+def test_no_email_goes_to_an_erased_registration(paid_session, mailoutbox):
+    from tests.test_data_protection import registration_for
+    from wagtail_training_pay.services.data_protection import anonymize_registration
+    from wagtail_training_pay.services.emails import deliver_confirmation, deliver_registration_email
+
+    registration = registration_for(paid_session, status=RegistrationStatus.CONFIRMED)
+    anonymize_registration(registration)
+    assert deliver_registration_email(registration.pk, "cancelled") is False
+    assert deliver_confirmation(registration.pk) is False
+    assert mailoutbox == []

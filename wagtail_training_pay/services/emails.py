@@ -41,6 +41,11 @@ def email_context(registration):
     }
 
 
+def can_be_emailed(registration):
+    """An erased registration has no address left: whatever was owed to it is not sent."""
+    return bool(registration.email) and registration.anonymized_at is None
+
+
 def build_email(registration, kind, *, with_calendar=False):
     with translation.override(registration.language or settings.LANGUAGE_CODE):
         context = email_context(registration)
@@ -62,6 +67,8 @@ def deliver_confirmation(registration_id):
     )
     if registration is None or registration.confirmation_sent_at or registration.status != RegistrationStatus.CONFIRMED:
         return False
+    if not can_be_emailed(registration):
+        return False
     build_email(registration, "confirmation", with_calendar=True).send()
     registration.confirmation_sent_at = timezone.now()
     registration.save(update_fields=["confirmation_sent_at"])
@@ -72,7 +79,7 @@ def deliver_registration_email(registration_id, kind):
     if kind not in EMAIL_KINDS:
         raise ValueError(f"Unknown registration email: {kind}")
     registration = Registration.objects.select_related("page").filter(pk=registration_id).first()
-    if registration is None:
+    if registration is None or not can_be_emailed(registration):
         return False
     build_email(registration, kind).send()
     return True
