@@ -99,7 +99,7 @@ def test_every_plugin_url_answers_junk_without_a_server_error(
     assert len(patterns) > 10
     assert all(not path.endswith("Z") for regex, _pattern in patterns for path in sample_paths(regex, values))
     errors = []
-    for regex, pattern in patterns:
+    for regex, _pattern in patterns:
         for path in sample_paths(regex, values):
             for query in JUNK_QUERIES:
                 for method in (client.get, client.post):

@@ -618,6 +618,11 @@ def confirm_registration(registration, *, user=None, reason=""):
     registration = lock_registration(registration.pk)
     if registration.status == RegistrationStatus.CONFIRMED:
         return registration
+    again = active_registration_for(registration.page, registration.email)
+    if again not in (None, registration):
+        raise AlreadyRegistered(
+            _("The learner registered again for this session: confirm that registration instead."), existing=again
+        )
     registration.status = RegistrationStatus.CONFIRMED
     registration.confirmed_at = timezone.now()
     registration.hold_expires_at = None
