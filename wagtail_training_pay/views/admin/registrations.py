@@ -33,7 +33,7 @@ from ... import admin_permissions as permissions
 from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED_STATUSES
-from .common import MoneyColumn, format_money
+from .common import FormulaSafeExportMixin, MoneyColumn, format_money
 
 #: Rows fetched per round trip while exporting; memory stays flat whatever the number of rows.
 EXPORT_CHUNK_SIZE = 2000
@@ -147,7 +147,7 @@ def local_naive(value):
     return timezone.make_naive(value) if timezone.is_aware(value) else value
 
 
-class RegistrationIndexView(IndexView):
+class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
     default_ordering = "-created_at"
     search_fields = ["first_name", "last_name", "email"]
