@@ -15,6 +15,8 @@ setting                                default       meaning
                                                      with the provider or cancelled
 ``..._REGISTRATION_RATE_LIMIT``        ``"20/h"``    registration POSTs per client address
 ``..._TASK_QUEUE``                     ``"default"`` queue name for the app's background tasks
+``..._ANSWER_MAX_LENGTH``              ``2000``      characters of a text answer to an editor's question
+                                                     (single-line answers stay within 255)
 =====================================  ============  ===============================================
 """
 
@@ -29,6 +31,7 @@ DEFAULTS = {
     "STALE_PAYMENT_MINUTES": 60,
     "REGISTRATION_RATE_LIMIT": "20/h",
     "TASK_QUEUE": "default",
+    "ANSWER_MAX_LENGTH": 2000,
 }
 
 
