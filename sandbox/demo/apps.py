@@ -15,4 +15,7 @@ class DemoConfig(AppConfig):
     verbose_name = "Sandbox demo content"
 
     def ready(self):
-        post_migrate.connect(create_cache_table, sender=self)
+        from django.apps import apps
+
+        # This app has no models, so migrate sends it no signal: hook onto the plugin's.
+        post_migrate.connect(create_cache_table, sender=apps.get_app_config("wagtail_training_pay"))
