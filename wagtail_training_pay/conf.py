@@ -23,6 +23,7 @@ setting                                default       meaning
                                                      ``"HTTP_X_FORWARDED_FOR"``; ``REMOTE_ADDR`` if unset
 ``..._TRUSTED_PROXY_COUNT``            ``1``         how many of the site's proxies append to that
                                                      header (the address is taken that far from the right)
+``..._DUPLICATE_NOTICE_RATE``         ``"1/h"``     "you are already registered" emails per address
 ``..._ANSWER_MAX_LENGTH``              ``2000``      characters of a text answer to an editor's question
                                                      (single-line answers stay within 255)
 =====================================  ============  ===============================================
@@ -40,6 +41,7 @@ DEFAULTS = {
     "REGISTRATION_RATE_LIMIT": "20/h",
     "TASK_QUEUE": "default",
     "ANSWER_MAX_LENGTH": 2000,
+    "DUPLICATE_NOTICE_RATE": "1/h",
     "RATE_LIMIT_CACHE": "default",
     "CLIENT_ADDRESS_HEADER": None,
     "TRUSTED_PROXY_COUNT": 1,
