@@ -389,9 +389,8 @@ class RegistrationInspectView(InspectView):
                 "billing_postcode",
                 "billing_city",
                 "billing_country",
+                "duplicate_of",
             ]
-            if self.object.duplicate_of_id:
-                fields.append("duplicate_of")
         if permissions.can_view_money(user):
             fields += ["amount", "refunded_amount", "late_payment_refunded"]
         return fields
