@@ -59,32 +59,13 @@ def test_an_anonymized_registration_does_not_block_a_new_one_with_another_email(
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_retention_runs_at_once_anonymize_each_registration_once(make_session, training_settings):
-    import threading
-
-    from django.db import connection
+    from tests.test_registration_concurrency import run_together
 
     training_settings.anonymize_after_days = 30
     training_settings.save()
     page = make_session(start_at=timezone.now() - timedelta(days=40))
     for n in range(6):
         registration_for(page, email=f"learner{n}@example.com")
-    counts, errors = [], []
-    start = threading.Barrier(2)
-
-    def run():
-        try:
-            start.wait()
-            counts.append(anonymize_due_registrations())
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    counts = run_together(2, lambda _index: anonymize_due_registrations())
     assert sum(counts) == 6
     assert not Registration.objects.filter(anonymized_at__isnull=True).exists()
