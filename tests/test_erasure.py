@@ -184,3 +184,30 @@ def test_no_email_goes_to_an_erased_registration(paid_session, mailoutbox):
     assert deliver_registration_email(registration.pk, "cancelled") is False
     assert deliver_confirmation(registration.pk) is False
     assert mailoutbox == []
+
+
+def test_a_late_payment_for_an_erased_expired_registration_is_refunded_not_confirmed(
+    make_session, django_capture_on_commit_callbacks
+):
+    from wagtail_training_pay.services.data_protection import anonymize_registration
+
+    page = make_session(start_at=timezone.now() + timedelta(days=3))
+    registration = Registration.objects.create(
+        page=page,
+        status=RegistrationStatus.EXPIRED,
+        first_name="A",
+        last_name="B",
+        email="late@example.com",
+        amount=Decimal("45.00"),
+        currency="EUR",
+    )
+    payment = Payment.objects.create(
+        registration=registration, variant="dummy", status=PaymentStatus.WAITING, total=Decimal("45.00"), currency="EUR"
+    )
+    anonymize_registration(registration)
+    with django_capture_on_commit_callbacks(execute=True):
+        Payment.objects.get(pk=payment.pk).change_status(PaymentStatus.CONFIRMED)
+    registration.refresh_from_db()
+    payment.refresh_from_db()
+    assert registration.status != RegistrationStatus.CONFIRMED
+    assert payment.refunded_amount == Decimal("45.00")
