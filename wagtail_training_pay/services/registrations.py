@@ -482,6 +482,8 @@ def _apply_confirmed_payment(payment):
 
 
 def _late_payment_can_take_a_seat(registration, now):
+    if registration.anonymized_at is not None:
+        return False  # the learner asked to be forgotten: their money goes back
     if active_registration_for(registration.page, registration.email) not in (None, registration):
         return False  # the learner registered again meanwhile
     left = seats_left(registration.page, now)
