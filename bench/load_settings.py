@@ -14,6 +14,8 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 PAYMENT_HOST = os.environ.get("WTP_LOAD_HOST", "127.0.0.1:8000")
 WAGTAILADMIN_BASE_URL = f"http://{PAYMENT_HOST}"
 WAGTAIL_TRAINING_PAY_REGISTRATION_RATE_LIMIT = os.environ.get("WTP_LOAD_RATE_LIMIT", "100000/h")
+if os.environ.get("WTP_LOAD_CACHE") == "locmem":  # bench/load_rate_limit.py --cache locmem: what not to do
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = os.environ["WTP_LOAD_MAIL_DIR"]  # a fresh directory of the load test
 LOGGING = {

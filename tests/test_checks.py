@@ -11,10 +11,11 @@ def ids(messages):
 
 @pytest.mark.django_db
 def test_the_test_settings_pass_every_check():
+    from django.conf import settings
     from django.core import checks as django_checks
 
     messages = [m for m in django_checks.run_checks() if m.id.startswith("wagtail_training_pay")]
-    assert messages == []
+    assert [m for m in messages if m.id not in settings.SILENCED_SYSTEM_CHECKS] == []
 
 
 def test_missing_required_app_is_an_error(monkeypatch):

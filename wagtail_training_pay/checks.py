@@ -147,3 +147,34 @@ def check_urls(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register(Tags.caches)
+def check_rate_limit_cache(app_configs, **kwargs):
+    """The rate limit counts in a cache: one each process keeps for itself lets every process count apart."""
+    from django.conf import settings
+
+    from .conf import app_settings
+    from .ratelimit import PROCESS_LOCAL_CACHES
+
+    alias = app_settings.RATE_LIMIT_CACHE
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if alias not in settings.CACHES:
+        return [
+            Error(
+                f"WAGTAIL_TRAINING_PAY_RATE_LIMIT_CACHE names the cache {alias!r}, which CACHES does not define.",
+                id="wagtail_training_pay.E010",
+            )
+        ]
+    if backend in PROCESS_LOCAL_CACHES:
+        return [
+            Warning(
+                f"The registration rate limit counts in the cache {alias!r} ({backend.rsplit('.', 1)[-1]}), which "
+                "each process keeps for itself: with several processes or servers each counts apart.",
+                hint="Use a cache every app server shares: Django's database cache "
+                "(django.core.cache.backends.db.DatabaseCache, then manage.py createcachetable), Redis or "
+                "Memcached; name it with WAGTAIL_TRAINING_PAY_RATE_LIMIT_CACHE.",
+                id="wagtail_training_pay.W002",
+            )
+        ]
+    return []

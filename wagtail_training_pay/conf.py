@@ -18,6 +18,17 @@ setting                                default       meaning
                                                      under review); renewed at every check
 ``..._REGISTRATION_RATE_LIMIT``        ``"20/h"``    registration POSTs per client address
 ``..._TASK_QUEUE``                     ``"default"`` queue name for the app's background tasks
+``..._RATE_LIMIT_CACHE``              ``"default"`` alias of the cache the rate limit counts in; it
+                                                     must be shared by every app server (database
+                                                     cache, Redis, Memcached), see ``docs/security.md``
+``..._CLIENT_ADDRESS_HEADER``          ``None``      ``request.META`` name of the header the site's own
+                                                     proxies write the client address to, for example
+                                                     ``"HTTP_X_FORWARDED_FOR"``; ``REMOTE_ADDR`` if unset
+``..._TRUSTED_PROXY_COUNT``            ``1``         how many of the site's proxies append to that
+                                                     header (the address is taken that far from the right)
+``..._DUPLICATE_NOTICE_RATE``         ``"1/h"``     "you are already registered" emails per address
+``..._ANSWER_MAX_LENGTH``              ``2000``      characters of a text answer to an editor's question
+                                                     (single-line answers stay within 255)
 =====================================  ============  ===============================================
 """
 
@@ -33,6 +44,11 @@ DEFAULTS = {
     "GATEWAY_PENDING_HOLD_HOURS": 72,
     "REGISTRATION_RATE_LIMIT": "20/h",
     "TASK_QUEUE": "default",
+    "ANSWER_MAX_LENGTH": 2000,
+    "DUPLICATE_NOTICE_RATE": "1/h",
+    "RATE_LIMIT_CACHE": "default",
+    "CLIENT_ADDRESS_HEADER": None,
+    "TRUSTED_PROXY_COUNT": 1,
 }
 
 

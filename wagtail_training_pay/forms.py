@@ -1,6 +1,7 @@
 """The learner's registration form: the editor's questions plus attendee, billing and payment fields."""
 
 from django import forms
+from django.core import validators
 from django.forms.utils import flatatt
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -10,6 +11,7 @@ from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
 from wagtail.contrib.forms.forms import BaseForm
 
+from .conf import app_settings
 from .form_rendering import WidgetRenderer
 
 
@@ -142,11 +144,25 @@ class RegistrationForm(BaseForm):
         }
 
 
+def limit_answer_length(field, limit):
+    """Text answers are at most ``limit`` characters (``WAGTAIL_TRAINING_PAY_ANSWER_MAX_LENGTH``), checked on the
+    server; Wagtail gives a multi-line question no limit at all."""
+    if not isinstance(field, forms.CharField):
+        return field
+    limit = min(limit, field.max_length) if field.max_length else limit
+    if field.max_length != limit:
+        field.max_length = limit
+        field.validators.append(validators.MaxLengthValidator(limit))
+        field.widget.attrs.update(field.widget_attrs(field.widget))
+    return field
+
+
 def registration_form_class(page):
     """The page's form class: its questions (renamed when they clash with ours) on top of ``RegistrationForm``."""
+    limit = app_settings.ANSWER_MAX_LENGTH
     questions = {}
     for name, field in page.form_builder(page.get_form_fields()).formfields.items():
-        questions[f"question_{name}" if name in OWN_FIELDS else name] = field
+        questions[f"question_{name}" if name in OWN_FIELDS else name] = limit_answer_length(field, limit)
     return type("RegistrationForm", (RegistrationForm,), questions)
 
 

@@ -143,7 +143,10 @@ def process_payment_for_variant(request, variant):
         raise Http404("No such payment variant") from None
     try:
         token = provider.get_token_from_request(request=request, payment=None)
-    except PaymentError as exc:
+    except NotImplementedError:
+        # django-payments' providers other than Stripe notify each payment's own URL, never this one.
+        raise Http404("This payment variant has no per-variant callback") from None
+    except (PaymentError, ValueError, KeyError) as exc:
         logger.warning("Unreadable callback for variant %s: %s", variant, exc)
         return HttpResponseBadRequest("Unreadable notification")
     if not token or not Payment.objects.filter(token=token, variant=variant).exists():

@@ -1,17 +1,33 @@
-"""A fixed-window rate limit on Django's cache, shared by every app server that shares the cache.
+"""A fixed-window rate limit in a cache every app server shares.
 
-Use a shared cache backend in production (Redis, Memcached or the database cache): the local-memory
-cache counts per process.
+Counting is done with ``cache.add`` on one key per allowed request ("slot"): ``add`` is atomic on
+Django's database cache (the key is the table's primary key), Redis, Memcached and the local-memory
+cache, where ``incr`` on the database cache is a read then a write that concurrent workers overrun. So
+at most ``limit`` requests per window get through, whatever the number of processes and servers, as long
+as they share the cache named by ``WAGTAIL_TRAINING_PAY_RATE_LIMIT_CACHE``. A process-local cache counts
+per process: a system check (``wagtail_training_pay.W002``) says so.
+
+The client address is ``REMOTE_ADDR``, or behind proxies the address the site's own proxy recorded in the
+header named by ``WAGTAIL_TRAINING_PAY_CLIENT_ADDRESS_HEADER`` (see ``client_address``).
 """
 
 import hashlib
+import ipaddress
 import re
 import time
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
+from .conf import app_settings
+
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+#: Cache backends that keep their entries in the process (or count nothing): no limit across processes.
+PROCESS_LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
 
 
 def parse_rate(rate):
@@ -23,9 +39,35 @@ def parse_rate(rate):
     return int(count), int(multiplier or 1) * PERIODS[unit]
 
 
+def rate_limit_cache():
+    return caches[app_settings.RATE_LIMIT_CACHE]
+
+
+def _valid_address(value):
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
 def client_address(request):
-    """The client address Django was given; sites behind a proxy must set REMOTE_ADDR correctly."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The address to count a request against.
+
+    ``REMOTE_ADDR`` by default. Behind reverse proxies, set ``WAGTAIL_TRAINING_PAY_CLIENT_ADDRESS_HEADER`` to
+    the ``request.META`` name of the header they write (``"HTTP_X_FORWARDED_FOR"``) and
+    ``WAGTAIL_TRAINING_PAY_TRUSTED_PROXY_COUNT`` to how many proxies of the site's own append to it: the
+    address is the one the outermost of them appended, counted from the right. What a client puts at the
+    left of the header is never used, so it cannot pick a new address per request.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    header = app_settings.CLIENT_ADDRESS_HEADER
+    if not header:
+        return remote
+    hops = [hop for hop in request.META.get(header, "").split(",") if hop.strip()]
+    proxies = max(1, int(app_settings.TRUSTED_PROXY_COUNT))
+    if len(hops) < proxies:
+        return remote
+    return _valid_address(hops[-proxies]) or remote
 
 
 def hit(scope, identity, rate):
@@ -33,16 +75,19 @@ def hit(scope, identity, rate):
     limit, period = parse_rate(rate)
     if limit <= 0:
         return True
+    cache = rate_limit_cache()
     window = int(time.time() // period)
     digest = hashlib.sha256(f"{scope}:{identity}".encode()).hexdigest()[:32]
-    key = f"wtp:ratelimit:{digest}:{window}"
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=period + 1)
-        count = 1
-    return count > limit
+    prefix = f"wtp:ratelimit:{digest}:{window}"
+    timeout = period + 1
+    # Where the free slots start: only a hint (every slot below it is taken), so a stale one costs an
+    # extra ``add``, never a request too many.
+    first_free = cache.get(f"{prefix}:next") or 0
+    for slot in range(first_free, limit):
+        if cache.add(f"{prefix}:{slot}", 1, timeout=timeout):
+            cache.set(f"{prefix}:next", slot + 1, timeout=timeout)
+            return False
+    return True
 
 
 def request_is_rate_limited(request, scope, rate):

@@ -96,6 +96,16 @@ WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.
 # (for example django-tasks-db or django-tasks-rq and their worker command).
 TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")}}
 
+# The registration rate limit counts in a cache every app server shares: Django's database cache works out of
+# the box (``migrate`` creates its table here, see demo/apps.py). Redis or Memcached do as well.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "wtp_sandbox_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100000},
+    }
+}
+
 PAYMENT_HOST = os.environ.get("PAYMENT_HOST", "127.0.0.1:8000")
 PAYMENT_USES_SSL = os.environ.get("PAYMENT_USES_SSL", "0") == "1"
 PAYMENT_MODEL = "wagtail_training_pay.Payment"

@@ -89,6 +89,19 @@ class Registration(models.Model):
         help_text=_("The payment applied to this registration; any other confirmed payment of it is refunded."),
     )
 
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("second registration of"),
+        help_text=_(
+            "Made with an email address already registered for the session, from another browser: taken like any "
+            "new registration so that the form tells nobody who is registered."
+        ),
+    )
+
     objects = RegistrationQuerySet.as_manager()
 
     class Meta:
@@ -100,7 +113,11 @@ class Registration(models.Model):
             models.UniqueConstraint(
                 Lower("email"),
                 "page",
-                condition=models.Q(status__in=[s.value for s in ACTIVE_STATUSES]),
+                # An erased registration keeps its status (for the accounts) but no email any more; a second
+                # registration from another browser is allowed on purpose (see ``duplicate_of``).
+                condition=models.Q(
+                    status__in=[s.value for s in ACTIVE_STATUSES], anonymized_at__isnull=True, duplicate_of__isnull=True
+                ),
                 name="wtp_one_active_registration_per_email",
             ),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="wtp_registration_amount_not_negative"),

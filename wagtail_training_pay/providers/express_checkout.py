@@ -122,6 +122,9 @@ class ExpressCheckoutProvider(PayPalClassicProvider):
     """
 
     label = "PayPal Express Checkout"
+    #: An Express Checkout token expires after three hours (PayPal NVP API reference, SetExpressCheckout
+    #: "TOKEN"); erasure keeps the references that long.
+    gateway_state_lifetime = timedelta(hours=3)
     api_version = "204.0"
     endpoints = {"live": "https://api-3t.paypal.com/nvp", "sandbox": "https://api-3t.sandbox.paypal.com/nvp"}
     approval_urls = {

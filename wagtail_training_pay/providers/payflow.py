@@ -229,6 +229,9 @@ class PayflowProProvider(PayPalClassicProvider):
     """
 
     label = "Payflow Pro"
+    #: A Secure Token (and so its hosted page) can be used up to 30 minutes after it was created
+    #: (PayPal Payflow Gateway Developer Guide, "Secure Token"); erasure keeps the references that long.
+    gateway_state_lifetime = timedelta(minutes=30)
     endpoints = {"live": "https://payflowpro.paypal.com", "sandbox": "https://pilot-payflowpro.paypal.com"}
     default_hosted_url = "https://payflowlink.paypal.com"
     default_partner = "PayPal"

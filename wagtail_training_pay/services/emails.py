@@ -40,6 +40,11 @@ def email_context(registration):
     }
 
 
+def can_be_emailed(registration):
+    """An erased registration has no address left: whatever was owed to it is not sent."""
+    return bool(registration.email) and registration.anonymized_at is None
+
+
 def build_email(registration, kind, *, with_calendar=False):
     with translation.override(registration.language or settings.LANGUAGE_CODE):
         context = email_context(registration)
@@ -58,6 +63,8 @@ def build_confirmation(owed):
     registration = Registration.objects.select_related("page").filter(pk=owed.object_id).first()
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
         return None
+    if not can_be_emailed(registration):
+        return None
     message = build_email(registration, "confirmation", with_calendar=True)
     message.after_sent = lambda: Registration.objects.filter(pk=registration.pk).update(
         confirmation_sent_at=timezone.now()
@@ -67,7 +74,7 @@ def build_confirmation(owed):
 
 def build_registration_email(owed):
     registration = Registration.objects.select_related("page").filter(pk=owed.object_id).first()
-    if registration is None or registration.anonymized_at:
+    if registration is None or not can_be_emailed(registration):
         return None
     return build_email(registration, owed.kind)
 

@@ -191,11 +191,17 @@ def register(
     language="",
     user=None,
     now=None,
+    browser_registrations=None,
 ):
     """Register one learner: a confirmed seat (free session), a held seat and a payment, or the waiting list.
 
     Raises a ``RegistrationRefused`` subclass with a message for the learner when it cannot.
     Amount and currency always come from the session page, never from the caller.
+
+    ``browser_registrations`` (the tokens of the registrations the posting browser made) turns on the answer
+    that tells nobody who is registered: an email address already registered for the session is refused only
+    for the browser that registered it; from anywhere else it makes a second registration, like a new one,
+    and the address is told by email (at most once per ``DUPLICATE_NOTICE_RATE``).
     """
     try:
         return _register(
@@ -209,6 +215,7 @@ def register(
             language=language or translation.get_language() or "",
             user=user,
             now=now or timezone.now(),
+            browser_registrations=browser_registrations,
         )
     except IntegrityError:
         # The unique constraint caught a concurrent registration with the same email.
@@ -219,7 +226,10 @@ def register(
 
 
 def active_registration_for(page, email):
-    return Registration.objects.filter(page_id=page.pk, email__iexact=email.strip(), status__in=ACTIVE_STATUSES).first()
+    """The address's active first registration for the session (the one the unique constraint is about)."""
+    return Registration.objects.filter(
+        page_id=page.pk, email__iexact=email.strip(), status__in=ACTIVE_STATUSES, duplicate_of__isnull=True
+    ).first()
 
 
 def seats_taken_and_active_registration_id(page, email, now):
@@ -229,13 +239,17 @@ def seats_taken_and_active_registration_id(page, email, now):
     """
     figures = Registration.objects.filter(page_id=page.pk).aggregate(
         taken=Count("pk", filter=holding_seat(now)),
-        active_id=Max("pk", filter=Q(email__iexact=email.strip(), status__in=ACTIVE_STATUSES)),
+        active_id=Max(
+            "pk", filter=Q(email__iexact=email.strip(), status__in=ACTIVE_STATUSES, duplicate_of__isnull=True)
+        ),
     )
     return figures["taken"], figures["active_id"]
 
 
 @transaction.atomic
-def _register(page, *, first_name, last_name, email, billing, answers, variant, language, user, now):
+def _register(
+    page, *, first_name, last_name, email, billing, answers, variant, language, user, now, browser_registrations
+):
     session = lock_session(page.pk)
     site_settings = settings_for(page)  # the request's; the settings row is not locked anyway
     closed = registration_closed_reason(session, now)
@@ -247,7 +261,7 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
     if existing is not None and existing.status == RegistrationStatus.PENDING and existing.hold_has_expired(now):
         _expire(existing)
         existing = None
-    if existing is not None:
+    if existing is not None and (browser_registrations is None or str(existing.token) in browser_registrations):
         raise AlreadyRegistered(_("You are already registered for this session."), existing=existing)
 
     paid = requires_payment(session, site_settings)
@@ -287,15 +301,28 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
         else None,
         created_at=now,
         confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
+        duplicate_of=existing,
     )
     # No log entry here: the registration row records its creation, and the registration POST keeps to the
     # queries the performance budget allows (docs/performance.md). Every later step is logged.
     payment = None
     if status == RegistrationStatus.PENDING:
         payment = create_payment(registration, variant)
-    elif status == RegistrationStatus.CONFIRMED:
+    elif status == RegistrationStatus.CONFIRMED and existing is None:
         send_confirmation(registration)
+    if existing is not None:
+        # Whoever typed the address is not told it was registered; its owner is, by email, at most once an hour.
+        tell_already_registered(existing)
     return RegistrationResult(registration, payment)
+
+
+def tell_already_registered(registration):
+    """Email the link to ``registration`` to its address, unless it was sent one within ``DUPLICATE_NOTICE_RATE``."""
+    from ..conf import app_settings
+    from ..ratelimit import hit
+
+    if not hit("registered-again", registration.email.lower(), app_settings.DUPLICATE_NOTICE_RATE):
+        send_registration_email(registration, "manage_link")
 
 
 def lock_session(page_id):
@@ -514,6 +541,8 @@ def _apply_confirmed_payment(payment):
 
 
 def _late_payment_can_take_a_seat(registration, now):
+    if registration.anonymized_at is not None:
+        return False  # the learner asked to be forgotten: their money goes back
     if active_registration_for(registration.page, registration.email) not in (None, registration):
         return False  # the learner registered again meanwhile
     left = seats_left(registration.page, now)
@@ -701,6 +730,11 @@ def confirm_registration(registration, *, user=None, reason=""):
     registration = lock_registration(registration.pk)
     if registration.status == RegistrationStatus.CONFIRMED:
         return registration
+    again = active_registration_for(registration.page, registration.email)
+    if again not in (None, registration):
+        raise AlreadyRegistered(
+            _("The learner registered again for this session: confirm that registration instead."), existing=again
+        )
     registration.status = RegistrationStatus.CONFIRMED
     registration.confirmed_at = timezone.now()
     registration.hold_expires_at = None

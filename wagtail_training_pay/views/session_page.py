@@ -52,6 +52,7 @@ def serve_session_page(page, request, *args, **kwargs):
         return TemplateResponse(request, page.get_template(request), context, status=429)
     if request.method == "POST" and service.registration_closed_reason(page) is None:
         form = page.get_form(request.POST, request.FILES, page=page, user=request.user)
+        form.browser_registrations = _remembered_tokens(request)
         if form.is_valid():
             try:
                 result = page.process_form_submission(form)
@@ -80,6 +81,8 @@ def register_from_form(page, form):
         variant=form.cleaned_data.get("payment_method"),
         language=get_language() or "",
         user=form.user,
+        # A taken address is refused only for the browser that took it (no oracle on who registered).
+        browser_registrations=set(getattr(form, "browser_registrations", ())),
     )
 
 
@@ -114,20 +117,12 @@ def _remember(request, response, registration):
 
 
 def _explain_duplicate(request, form, existing):
-    """Link to the earlier registration only for the browser that made it; email the link to anyone else."""
-    if existing is not None and str(existing.token) in _remembered_tokens(request):
-        message = format_html(
-            '{} <a href="{}">{}</a>',
-            _("You are already registered for this session."),
-            reverse("wagtail_training_pay:manage_registration", kwargs={"token": existing.token}),
-            _("See your registration."),
-        )
-    else:
-        message = _(
-            "This email address is already registered for this session. "
-            "We have sent the link to that registration to this address."
-        )
-        if existing is not None:
-            service.send_registration_email(existing, "manage_link")
-    form.add_error("email", _("This email address is already registered for this session."))
+    """Only the browser that made the earlier registration is told about it (see ``register_from_form``)."""
+    message = format_html(
+        '{} <a href="{}">{}</a>',
+        _("You are already registered for this session."),
+        reverse("wagtail_training_pay:manage_registration", kwargs={"token": existing.token}),
+        _("See your registration."),
+    )
+    form.add_error("email", _("You are already registered for this session."))
     messages.error(request, message)

@@ -6,6 +6,8 @@ from babel.numbers import format_currency
 from django.utils.translation import get_language, to_locale
 from wagtail.admin.ui.tables import Column
 
+from ...spreadsheets import neutralise_formula
+
 
 def format_money(amount, currency):
     """``45,00 €`` in French, ``€45.00`` in English; empty for no amount."""
@@ -29,3 +31,16 @@ class MoneyColumn(Column):
         amount = super().get_value(instance)
         currency = Column("currency", accessor=self.currency_accessor).get_value(instance)
         return format_money(amount, currency)
+
+
+class FormulaSafeExportMixin:
+    """Every cell and heading of a CSV or XLSX export goes through ``neutralise_formula``.
+
+    Put it before Wagtail's ``IndexView`` or ``ReportView`` in the bases of an exporting view.
+    """
+
+    def preprocess_field_value(self, field, value, export_format):
+        return neutralise_formula(super().preprocess_field_value(field, value, export_format))
+
+    def get_heading(self, queryset, field):
+        return neutralise_formula(super().get_heading(queryset, field))

@@ -22,7 +22,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from ... import admin_permissions as permissions
 from ...models import Payment
 from ...reporting import attention_conditions
-from .common import MoneyColumn, format_money
+from .common import FormulaSafeExportMixin, MoneyColumn, format_money
 from .registrations import FRAUD_STATUS_LABELS, PAYMENT_STATUS_LABELS, _ExportRows, local_naive
 
 KIND_CHOICES = [
@@ -97,7 +97,7 @@ def payment_label(payment):
     return _("Payment #%(id)s") % {"id": payment.pk}
 
 
-class PaymentIndexView(IndexView):
+class PaymentIndexView(FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
     default_ordering = "-created"
     custom_value_preprocess = {

@@ -33,7 +33,7 @@ from ... import admin_permissions as permissions
 from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED
-from .common import MoneyColumn, format_money
+from .common import FormulaSafeExportMixin, MoneyColumn, format_money
 
 #: Rows fetched per round trip while exporting; memory stays flat whatever the number of rows.
 EXPORT_CHUNK_SIZE = 2000
@@ -148,7 +148,7 @@ def local_naive(value):
     return timezone.make_naive(value) if timezone.is_aware(value) else value
 
 
-class RegistrationIndexView(IndexView):
+class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
     default_ordering = "-created_at"
     search_fields = ["first_name", "last_name", "email"]
@@ -390,6 +390,7 @@ class RegistrationInspectView(InspectView):
                 "billing_postcode",
                 "billing_city",
                 "billing_country",
+                "duplicate_of",
             ]
         if permissions.can_view_money(user):
             fields += ["amount", "refunded_amount", "late_payment_refunded"]

@@ -23,7 +23,7 @@ from ... import admin_permissions as permissions
 from ... import reporting
 from ...currencies import quantize_money
 from ...models import Payment, UsageCharge, UsageChargeStatus
-from .common import MoneyColumn, format_money
+from .common import FormulaSafeExportMixin, MoneyColumn, format_money
 
 
 class PaymentDateFilterSet(WagtailFilterSet):
@@ -34,7 +34,7 @@ class PaymentDateFilterSet(WagtailFilterSet):
         fields = []
 
 
-class MoneyReportView(ReportView):
+class MoneyReportView(FormulaSafeExportMixin, ReportView):
     """A report only users allowed to see payments may open."""
 
     paginate_by = 100
