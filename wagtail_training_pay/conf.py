@@ -15,6 +15,11 @@ setting                                default       meaning
                                                      with the provider or cancelled
 ``..._REGISTRATION_RATE_LIMIT``        ``"20/h"``    registration POSTs per client address
 ``..._TASK_QUEUE``                     ``"default"`` queue name for the app's background tasks
+``..._BASE_TEMPLATE``                  ``"base.html"`` the site's template the learner pages extend;
+                                                     ``None`` for the plugin's standalone pages
+``..._FROM_EMAIL``                     ``None``      sender of learner emails (``DEFAULT_FROM_EMAIL``)
+``..._BASE_URL``                       ``None``      scheme and host of links in emails (from
+                                                     ``PAYMENT_HOST`` / the page's Wagtail site)
 =====================================  ============  ===============================================
 """
 
@@ -29,6 +34,9 @@ DEFAULTS = {
     "STALE_PAYMENT_MINUTES": 60,
     "REGISTRATION_RATE_LIMIT": "20/h",
     "TASK_QUEUE": "default",
+    "BASE_TEMPLATE": "base.html",
+    "FROM_EMAIL": None,
+    "BASE_URL": None,
 }
 
 

@@ -12,6 +12,7 @@ from wagtail.contrib.forms.models import AbstractForm, AbstractFormField
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
+from ..layout import layout_context
 from ..panels import SessionFiguresPanel
 from ..validators import validate_currency_code
 
@@ -44,6 +45,7 @@ class TrainingIndexPage(Page):
         from ..services.session_listing import listed_sessions
 
         context["sessions"] = listed_sessions(self, request)
+        context.update(layout_context())
         return context
 
 
@@ -139,6 +141,11 @@ class TrainingSessionPage(AbstractForm):
     subpage_types = []
     template = "wagtail_training_pay/training_session_page.html"
     landing_page_template = "wagtail_training_pay/training_session_page.html"
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context.update(layout_context())
+        return context
 
     class Meta:
         verbose_name = _("training session page")

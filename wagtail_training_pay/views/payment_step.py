@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from payments import RedirectNeeded
 
 from ..forms import PaymentMethodForm
+from ..layout import layout_context
 from ..models import Registration, RegistrationStatus
 from ..payment_flow import lock_payment, settle_payment
 from ..services import registrations as service
@@ -64,6 +65,7 @@ def pay(request, token):
             "method_form": method_form if len(methods) > 1 else None,
             "choose_method_name": CHOOSE_METHOD,
             "retry_url": request.path if failed else None,
+            **layout_context(),
         },
     )
 
