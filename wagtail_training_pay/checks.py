@@ -147,3 +147,21 @@ def check_urls(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def check_email_sender(app_configs, **kwargs):
+    """Django's default sender is ``webmaster@localhost``: learners' mail servers reject or bin it."""
+    sender = app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL
+    if not settings.DEBUG and sender.rsplit("@", 1)[-1].rstrip(">").lower() in ("localhost", ""):
+        return [
+            Warning(
+                f"Emails to learners would come from {sender!r}.",
+                hint=(
+                    "Set DEFAULT_FROM_EMAIL (or WAGTAIL_TRAINING_PAY_FROM_EMAIL for the training emails only) "
+                    "to an address of your institution, for example 'Training <training@example.edu>'."
+                ),
+                id="wagtail_training_pay.W002",
+            )
+        ]
+    return []
