@@ -33,7 +33,7 @@ def install_blocks(readme_text):
 
 
 def run(*args, cwd, env=None, check=True):
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)  # noqa: S603 - our own commands
     if check and result.returncode:
         sys.exit(f"FAILED: {' '.join(map(str, args))}\n{result.stdout}\n{result.stderr}")
     return result

@@ -88,5 +88,11 @@ def registration_done(request, token):
     return TemplateResponse(
         request,
         "wagtail_training_pay/registration_done.html",
-        {"registration": registration, "page": registration.page, "payment": payment, "state": state, **layout_context()},
+        {
+            "registration": registration,
+            "page": registration.page,
+            "payment": payment,
+            "state": state,
+            **layout_context(),
+        },
     )
