@@ -20,7 +20,7 @@ def pytest_sessionstart(session):
         import wagtail_training_pay
 
         origin = Path(wagtail_training_pay.__file__).resolve()
-        if Path(__file__).resolve().parent.parent in origin.parents:
+        if origin.parent.parent == Path(__file__).resolve().parent.parent:
             pytest.exit(f"WTP_INSTALLED_WHEEL=1, but wagtail_training_pay comes from the source tree: {origin}", 2)
 
 
