@@ -104,3 +104,44 @@ def test_a_broken_site_base_is_reported_not_hidden(tmp_path, settings, client, p
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
     with pytest.raises(TemplateSyntaxError):
         client.get(paid_session.url)
+
+
+def base_template_warnings():
+    from django.core.checks import run_checks
+
+    return [message.msg for message in run_checks() if message.id == "wagtail_training_pay.W003"]
+
+
+@pytest.mark.parametrize(
+    ("base", "missing"),
+    [
+        ("<p>{% block content %}{% endblock %}</p>", "'extra_css'"),
+        ("{% block extra_css %}{% endblock %}{% block main %}{% endblock %}", "'content'"),
+        ("<p>no blocks</p>", "'content', 'extra_css'"),
+    ],
+)
+def test_a_site_base_without_the_blocks_the_pages_fill_is_reported(base, missing, tmp_path, settings):
+    (tmp_path / "base.html").write_text(base)
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    (message,) = base_template_warnings()
+    assert f"has no {missing} block" in message
+
+
+def test_blocks_of_the_templates_a_site_base_extends_count(tmp_path, settings):
+    (tmp_path / "base.html").write_text('{% extends "layout.html" %}{% block content %}{% endblock %}')
+    (tmp_path / "layout.html").write_text("{% block extra_css %}{% endblock %}{% block content %}{% endblock %}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    assert base_template_warnings() == []
+
+
+@override_settings(WAGTAIL_TRAINING_PAY_BASE_TEMPLATE=STOCK_BASE)
+def test_the_stock_wagtail_base_and_the_standalone_page_need_no_warning():
+    assert base_template_warnings() == []
+    with override_settings(WAGTAIL_TRAINING_PAY_BASE_TEMPLATE=None):
+        assert base_template_warnings() == []
+
+
+@override_settings(WAGTAIL_TRAINING_PAY_BASE_TEMPLATE="wagtail_training_pay/base.html")
+def test_naming_the_plugins_own_layout_gives_the_standalone_page_not_a_loop(client, paid_session):
+    assert base_template_name() == STANDALONE_BASE_TEMPLATE
+    assert "wtp-skip-link" in page_html(client, paid_session.url)

@@ -165,3 +165,31 @@ def check_email_sender(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.templates)
+def check_base_template(app_configs, **kwargs):
+    from django.template import TemplateSyntaxError
+
+    from .layout import base_template_name, missing_blocks
+
+    try:
+        missing = missing_blocks()
+    except TemplateSyntaxError as error:
+        missing, problem = [], str(error)
+    else:
+        problem = None
+    if problem or missing:
+        detail = problem or f"it has no {', '.join(repr(block) for block in missing)} block"
+        return [
+            Warning(
+                f"The learner pages extend {base_template_name()!r}, but {detail}.",
+                hint=(
+                    "The pages go into its 'content' block and the plugin's stylesheet into 'extra_css' (the "
+                    "blocks of a `wagtail start` base.html). Add them, name another template in "
+                    "WAGTAIL_TRAINING_PAY_BASE_TEMPLATE, or set it to None for the standalone pages."
+                ),
+                id="wagtail_training_pay.W003",
+            )
+        ]
+    return []

@@ -6,6 +6,10 @@ from django.template.loader import get_template
 from .conf import app_settings
 
 STANDALONE_BASE_TEMPLATE = "wagtail_training_pay/standalone.html"
+#: the template the pages extend, which itself extends the base template: naming it would extend itself
+LAYOUT_TEMPLATE = "wagtail_training_pay/base.html"
+#: blocks of the base template that the layout fills; without them the page or its stylesheet is lost
+FILLED_BLOCKS = ("content", "extra_css")
 
 
 def base_template_name():
@@ -15,7 +19,7 @@ def base_template_name():
     goes through the template loaders, so the cached loader answers it from memory after the first request.
     """
     name = app_settings.BASE_TEMPLATE
-    if not name or name == STANDALONE_BASE_TEMPLATE:
+    if not name or name in (STANDALONE_BASE_TEMPLATE, LAYOUT_TEMPLATE):
         return STANDALONE_BASE_TEMPLATE
     try:
         get_template(name)
@@ -27,3 +31,27 @@ def base_template_name():
 def layout_context():
     """Context every learner page needs: ``wagtail_training_pay/base.html`` extends ``training_base_template``."""
     return {"training_base_template": base_template_name()}
+
+
+def block_names(template):
+    """The blocks of a Django template and of the templates it extends by a literal name."""
+    from django.template.loader_tags import BlockNode, ExtendsNode
+
+    names = {node.name for node in template.nodelist.get_nodes_by_type(BlockNode)}
+    for extends in template.nodelist.get_nodes_by_type(ExtendsNode):
+        parent = extends.parent_name.var
+        if isinstance(parent, str):
+            names |= block_names(get_template(parent).template)
+    return names
+
+
+def missing_blocks():
+    """Blocks of :data:`FILLED_BLOCKS` the chosen base template lacks (none for the standalone page)."""
+    name = base_template_name()
+    if name == STANDALONE_BASE_TEMPLATE:
+        return []
+    template = getattr(get_template(name), "template", None)
+    if template is None:  # another template engine: nothing to inspect
+        return []
+    found = block_names(template)
+    return [block for block in FILLED_BLOCKS if block not in found]
