@@ -145,3 +145,19 @@ def test_the_stock_wagtail_base_and_the_standalone_page_need_no_warning():
 def test_naming_the_plugins_own_layout_gives_the_standalone_page_not_a_loop(client, paid_session):
     assert base_template_name() == STANDALONE_BASE_TEMPLATE
     assert "wtp-skip-link" in page_html(client, paid_session.url)
+
+
+def test_an_override_of_the_plugins_layout_in_the_old_way_is_reported(tmp_path, settings):
+    from django.core.checks import run_checks
+
+    (tmp_path / "wagtail_training_pay").mkdir()
+    old_way = tmp_path / "wagtail_training_pay" / "base.html"
+    old_way.write_text('{% extends "testapp/stock_base.html" %}{% block content %}{% endblock %}')
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    assert [m.id for m in run_checks() if m.id.startswith("wagtail_training_pay.W00")] == ["wagtail_training_pay.W004"]
+    old_way.write_text(
+        '{% extends "testapp/stock_base.html" %}{% block content %}{% block training_content %}{% endblock %}'
+        "{% endblock %}"
+    )
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]  # a fresh engine: the cached loader forgets
+    assert not [m for m in run_checks() if m.id == "wagtail_training_pay.W004"]

@@ -171,8 +171,20 @@ def check_email_sender(app_configs, **kwargs):
 def check_base_template(app_configs, **kwargs):
     from django.template import TemplateSyntaxError
 
-    from .layout import base_template_name, missing_blocks
+    from .layout import base_template_name, missing_blocks, overridden_layout_without_page_block
 
+    if overridden_layout_without_page_block():
+        return [
+            Warning(
+                "Your project overrides wagtail_training_pay/base.html without a 'training_content' block: the "
+                "learner pages would be empty.",
+                hint=(
+                    "The pages now extend your base.html themselves (WAGTAIL_TRAINING_PAY_BASE_TEMPLATE): delete "
+                    "the override, or give it a {% block training_content %}{% endblock %}."
+                ),
+                id="wagtail_training_pay.W004",
+            )
+        ]
     try:
         missing = missing_blocks()
     except TemplateSyntaxError as error:

@@ -55,3 +55,15 @@ def missing_blocks():
         return []
     found = block_names(template)
     return [block for block in FILLED_BLOCKS if block not in found]
+
+
+def overridden_layout_without_page_block():
+    """Whether the project overrides ``wagtail_training_pay/base.html`` (the way the docs once advised) with a
+    template that has no ``training_content`` block: the pages' markup would then be dropped."""
+    from pathlib import Path
+
+    template = get_template(LAYOUT_TEMPLATE)
+    origin = Path(template.origin.name).resolve()
+    if origin.is_relative_to(Path(__file__).resolve().parent):
+        return False
+    return "training_content" not in block_names(template.template)
