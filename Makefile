@@ -17,13 +17,16 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo simulators test test-postgresql lint format messages bench wheel clean help
+WHEEL_VENV ?= .venv-wheel-$(PY_VERSION)
+
+.PHONY: demo simulators test test-wheel test-postgresql lint format messages bench wheel clean help
 
 help:
 	@echo "make demo    serve the sandbox with demo content at http://$(HOST):$(PORT)/"
 	@echo "            WTP_SIMULATORS=1 make demo: with the PayPal variants, against 'make simulators'"
 	@echo "make simulators  serve the PayPal gateway simulators on 127.0.0.1:8101-8103 (development only)"
 	@echo "make test    run the whole test suite (PYTHON=..., DATABASE_URL=... to override)"
+	@echo "make test-wheel  build the wheel, install it in a fresh venv, run .ci/stock_project.py and the suite against it"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run the benchmarks under bench/"
 
@@ -46,6 +49,20 @@ simulators: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+# The wheel as users get it: a fresh venv with only the wheel and its dependencies runs a stock
+# `wagtail start` project set up by the README (.ci/stock_project.py); then the test tools are added and the
+# suite runs against the installed package (the source tree is only on the path for `tests`, after it).
+test-wheel: $(STAMP)
+	rm -rf dist $(WHEEL_VENV)
+	$(VPY) -m build --wheel --outdir dist/ >/dev/null
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/*.whl
+	$(WHEEL_VENV)/bin/python .ci/stock_project.py
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$$(ls dist/*.whl)[testing,sandbox]"
+	$(WHEEL_VENV)/bin/python -c 'import site, sys; open(site.getsitepackages()[0] + "/wtp_tests.pth", "w").write(sys.argv[1])' "$(CURDIR)"
+	WTP_INSTALLED_WHEEL=1 $(WHEEL_VENV)/bin/python -P -m pytest --import-mode=append -p no:cacheprovider $(PYTEST_ARGS)
 
 test-postgresql:
 	$(MAKE) test DATABASE_URL=postgres://postgres@127.0.0.1:5432/test

@@ -12,6 +12,18 @@ from django.utils import timezone
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+def pytest_sessionstart(session):
+    """``make test-wheel`` runs the suite against the installed wheel: make sure it is the wheel that runs."""
+    if os.environ.get("WTP_INSTALLED_WHEEL") == "1":
+        from pathlib import Path
+
+        import wagtail_training_pay
+
+        origin = Path(wagtail_training_pay.__file__).resolve()
+        if origin.parent.parent == Path(__file__).resolve().parent.parent:
+            pytest.exit(f"WTP_INSTALLED_WHEEL=1, but wagtail_training_pay comes from the source tree: {origin}", 2)
+
+
 def database_is_postgresql():
     return connection.vendor == "postgresql"
 

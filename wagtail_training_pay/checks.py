@@ -166,7 +166,7 @@ def check_rate_limit_cache(app_configs, **kwargs):
                 id="wagtail_training_pay.E010",
             )
         ]
-    if backend in PROCESS_LOCAL_CACHES:
+    if backend in PROCESS_LOCAL_CACHES and not settings.DEBUG:  # one development server is one process
         return [
             Warning(
                 f"The registration rate limit counts in the cache {alias!r} ({backend.rsplit('.', 1)[-1]}), which "
@@ -175,6 +175,64 @@ def check_rate_limit_cache(app_configs, **kwargs):
                 "(django.core.cache.backends.db.DatabaseCache, then manage.py createcachetable), Redis or "
                 "Memcached; name it with WAGTAIL_TRAINING_PAY_RATE_LIMIT_CACHE.",
                 id="wagtail_training_pay.W002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_email_sender(app_configs, **kwargs):
+    """Django's default sender is ``webmaster@localhost``: learners' mail servers reject or bin it."""
+    sender = app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL
+    if not settings.DEBUG and sender.rsplit("@", 1)[-1].rstrip(">").lower() in ("localhost", ""):
+        return [
+            Warning(
+                f"Emails to learners would come from {sender!r}.",
+                hint=(
+                    "Set DEFAULT_FROM_EMAIL (or WAGTAIL_TRAINING_PAY_FROM_EMAIL for the training emails only) "
+                    "to an address of your institution, for example 'Training <training@example.edu>'."
+                ),
+                id="wagtail_training_pay.W005",
+            )
+        ]
+    return []
+
+
+@register(Tags.templates)
+def check_base_template(app_configs, **kwargs):
+    from django.template import TemplateSyntaxError
+
+    from .layout import base_template_name, missing_blocks, overridden_layout_without_page_block
+
+    if overridden_layout_without_page_block():
+        return [
+            Warning(
+                "Your project overrides wagtail_training_pay/base.html without a 'training_content' block: the "
+                "learner pages would be empty.",
+                hint=(
+                    "The pages now extend your base.html themselves (WAGTAIL_TRAINING_PAY_BASE_TEMPLATE): delete "
+                    "the override, or give it a {% block training_content %}{% endblock %}."
+                ),
+                id="wagtail_training_pay.W004",
+            )
+        ]
+    try:
+        missing = missing_blocks()
+    except TemplateSyntaxError as error:
+        missing, problem = [], str(error)
+    else:
+        problem = None
+    if problem or missing:
+        detail = problem or f"it has no {', '.join(repr(block) for block in missing)} block"
+        return [
+            Warning(
+                f"The learner pages extend {base_template_name()!r}, but {detail}.",
+                hint=(
+                    "The pages go into its 'content' block and the plugin's stylesheet into 'extra_css' (the "
+                    "blocks of a `wagtail start` base.html). Add them, name another template in "
+                    "WAGTAIL_TRAINING_PAY_BASE_TEMPLATE, or set it to None for the standalone pages."
+                ),
+                id="wagtail_training_pay.W003",
             )
         ]
     return []

@@ -29,6 +29,11 @@ setting                                default       meaning
 ``..._DUPLICATE_NOTICE_RATE``         ``"1/h"``     "you are already registered" emails per address
 ``..._ANSWER_MAX_LENGTH``              ``2000``      characters of a text answer to an editor's question
                                                      (single-line answers stay within 255)
+``..._BASE_TEMPLATE``                  ``"base.html"`` the site's template the learner pages extend;
+                                                     ``None`` for the plugin's standalone pages
+``..._FROM_EMAIL``                     ``None``      sender of learner emails (``DEFAULT_FROM_EMAIL``)
+``..._BASE_URL``                       ``None``      scheme and host of links in emails (from
+                                                     ``PAYMENT_HOST`` / the page's Wagtail site)
 =====================================  ============  ===============================================
 """
 
@@ -49,6 +54,9 @@ DEFAULTS = {
     "RATE_LIMIT_CACHE": "default",
     "CLIENT_ADDRESS_HEADER": None,
     "TRUSTED_PROXY_COUNT": 1,
+    "BASE_TEMPLATE": "base.html",
+    "FROM_EMAIL": None,
+    "BASE_URL": None,
 }
 
 

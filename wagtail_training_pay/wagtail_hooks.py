@@ -28,6 +28,13 @@ def register_pay_per_use_urls():
     return [path("training/pay-per-use/", include(admin_urls, namespace="wagtail_training_pay_usage"))]
 
 
+@hooks.register("filter_form_submissions_for_user")
+def leave_sessions_out_of_the_forms_menu(user, form_pages):
+    """A session's registrations are not form submissions: they live in its own registrations view (the page
+    listing's and editor's "Registrations" button), so Wagtail's Forms menu would call every session empty."""
+    return form_pages.not_type(TrainingSessionPage)
+
+
 @hooks.register("register_log_actions")
 def register_pay_per_use_log_actions(actions):
     actions.register_action(pay_per_use.PAID_ACTION, _("Pay-per-use payment"), _("Pay-per-use payment received"))

@@ -13,6 +13,7 @@ from wagtail.fields import RichTextField
 from wagtail.models import Page
 
 from ..currencies import decimal_places, is_expressible
+from ..layout import layout_context
 from ..panels import SessionFiguresPanel
 from ..validators import validate_currency_code
 
@@ -45,6 +46,7 @@ class TrainingIndexPage(Page):
         from ..services.session_listing import listed_sessions
 
         context["sessions"] = listed_sessions(self, request)
+        context.update(layout_context())
         return context
 
 
@@ -142,6 +144,11 @@ class TrainingSessionPage(AbstractForm):
     exclude_fields_in_copy = ["started_at"]
     template = "wagtail_training_pay/training_session_page.html"
     landing_page_template = "wagtail_training_pay/training_session_page.html"
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context.update(layout_context())
+        return context
 
     class Meta:
         verbose_name = _("training session page")

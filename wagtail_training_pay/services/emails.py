@@ -7,6 +7,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from ..conf import app_settings
 from ..ics import registration_calendar
 from ..models import Registration, RegistrationStatus
 
@@ -17,10 +18,37 @@ TEMPLATE_DIR = "wagtail_training_pay/emails"
 EMAIL_KINDS = ("late_refund", "cancelled", "seat_offered", "manage_link")
 
 
+def email_base_url(page):
+    """Scheme and host of the links in emails, where learners really reach the site.
+
+    ``WAGTAIL_TRAINING_PAY_BASE_URL`` when set; else the page's Wagtail site when it is not the default one
+    (another site is only reached through its own host name, so that record is right); else the address
+    ``PAYMENT_HOST`` names, where the payment providers send learners back. The default site's record is
+    ``localhost`` on a new Wagtail project, an address no learner can open.
+    """
+    if app_settings.BASE_URL:
+        return app_settings.BASE_URL.rstrip("/")
+    site = page.get_site()
+    if site is not None and not site.is_default_site:
+        return site.root_url.rstrip("/")
+    from payments.core import get_base_url
+
+    return get_base_url().rstrip("/")
+
+
+def page_url(page):
+    """The page's address on its site, on :func:`email_base_url`."""
+    url_parts = page.get_url_parts()
+    path = url_parts[2] if url_parts else page.url_path
+    return email_base_url(page) + path
+
+
+def sender():
+    return app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL
+
+
 def absolute_url(registration, path):
-    site = registration.page.get_site()
-    base = site.root_url if site is not None else getattr(settings, "WAGTAILADMIN_BASE_URL", "")
-    return f"{base.rstrip('/')}{path}"
+    return f"{email_base_url(registration.page)}{path}"
 
 
 def manage_url(registration):
@@ -36,7 +64,7 @@ def email_context(registration):
         "page": registration.page,
         "payment": payment,
         "manage_url": manage_url(registration),
-        "page_url": registration.page.get_full_url(),
+        "page_url": page_url(registration.page),
     }
 
 
@@ -51,7 +79,7 @@ def build_email(registration, kind, *, with_calendar=False):
         subject = " ".join(render_to_string(f"{TEMPLATE_DIR}/{kind}_subject.txt", context).split())
         text = render_to_string(f"{TEMPLATE_DIR}/{kind}.txt", context)
         html = render_to_string(f"{TEMPLATE_DIR}/{kind}.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [registration.email])
+    message = EmailMultiAlternatives(subject, text, sender(), [registration.email])
     message.attach_alternative(html, "text/html")
     if with_calendar:
         message.attach("session.ics", registration_calendar(registration, context["manage_url"]), "text/calendar")

@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from payments import RedirectNeeded
 
 from ..forms import PaymentMethodForm
+from ..layout import layout_context
 from ..models import Registration, RegistrationStatus
 from ..payment_flow import lock_payment, settle_payment
 from ..services import registrations as service
@@ -96,6 +97,7 @@ def pay(request, token):
             "method_form": method_form if len(methods) > 1 else None,
             "choose_method_name": CHOOSE_METHOD,
             "retry_url": request.path if failed else None,
+            **layout_context(),
         },
     )
 

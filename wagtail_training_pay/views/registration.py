@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from ..forms import CancelRegistrationForm, EraseDataForm
 from ..ics import registration_calendar
+from ..layout import layout_context
 from ..models import Registration, RegistrationStatus
 from ..services import registrations as service
 from ..services.data_protection import learner_can_request_erasure
@@ -62,6 +63,7 @@ def manage_registration(request, token):
             and not (current and current.pending_at_gateway),
             "training_settings": page.site_settings(),
             "erase_form": EraseDataForm() if learner_can_request_erasure(registration) else None,
+            **layout_context(),
         },
     )
     return private(response)
@@ -98,5 +100,11 @@ def registration_done(request, token):
     return TemplateResponse(
         request,
         "wagtail_training_pay/registration_done.html",
-        {"registration": registration, "page": registration.page, "payment": payment, "state": state},
+        {
+            "registration": registration,
+            "page": registration.page,
+            "payment": payment,
+            "state": state,
+            **layout_context(),
+        },
     )
