@@ -115,7 +115,9 @@ def test_the_billing_report_and_payments_listing_show_a_deleted_sessions_charge(
     assert page.title in report.content.decode()
 
 
-def test_a_host_payment_confirmed_after_its_session_was_deleted_is_refunded(unpaid_draft, host, host_client):
+def test_a_host_payment_confirmed_after_its_session_was_deleted_is_refunded(
+    unpaid_draft, host, host_client, django_capture_on_commit_callbacks
+):
     payment = pay_per_use.create_usage_payment(
         unpaid_draft,
         unpaid_draft.get_latest_revision(),
@@ -127,7 +129,8 @@ def test_a_host_payment_confirmed_after_its_session_was_deleted_is_refunded(unpa
     delete_in_the_admin(host_client, unpaid_draft)
     Payment.objects.filter(pk=payment.pk).update(captured_amount=payment.total)
     payment.refresh_from_db()
-    payment.change_status(PaymentStatus.CONFIRMED)
+    with django_capture_on_commit_callbacks(execute=True):  # the refund is recorded, then sent after the commit
+        payment.change_status(PaymentStatus.CONFIRMED)
     payment.refresh_from_db()
     assert payment.usage_charge.status == UsageChargeStatus.CANCELLED
     assert payment.refunded_amount == payment.total
