@@ -177,8 +177,8 @@ def test_erasure_keeps_only_the_gateway_references_while_a_hosted_page_can_be_pa
 
 def test_no_email_goes_to_an_erased_registration(paid_session, mailoutbox):
     from tests.test_data_protection import registration_for
-    from wagtail_training_pay.services.data_protection import anonymize_registration
     from wagtail_training_pay.models import OwedEmail, OwedEmailState
+    from wagtail_training_pay.services.data_protection import anonymize_registration
     from wagtail_training_pay.services.outbox import owe_email, send_owed_emails
 
     registration = registration_for(paid_session, status=RegistrationStatus.CONFIRMED)
