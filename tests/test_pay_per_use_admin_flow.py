@@ -455,3 +455,26 @@ def test_the_host_chooses_among_the_payment_methods_offered_to_hosts_only(
 
     admin_client.post(billing_url, {**BILLING, "variant": "card"})
     assert Payment.objects.get().variant == "card"
+
+
+def test_opening_the_join_links_says_when_the_session_starts_and_closing_them_undoes_it(
+    draft_session, admin_client, admin_user
+):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    start_url = f"/admin/training/pay-per-use/{page.pk}/start/"
+    confirmation = admin_client.get(start_url).content.decode()
+    days = (page.start_at - timezone.now()).days
+    assert f", in {days} days." in confirmation
+    assert "Open the join links now" in confirmation
+    admin_client.post(start_url, {"join_links": "open"})
+    assert reload(page).started_at is not None
+
+    assert "Close the join links" in admin_client.get(f"/admin/pages/{page.pk}/edit/").content.decode()
+    response = admin_client.post(start_url, {"join_links": "close"})
+    assert response["Location"] == f"/admin/pages/{page.pk}/edit/"
+    assert reload(page).started_at is None
+    assert PageLogEntry.objects.filter(page=page, action=pay_per_use.JOIN_LINKS_CLOSED_ACTION).count() == 1
+    # Opening them again costs nothing more: the charge still counts.
+    admin_client.post(start_url, {"join_links": "open"})
+    assert reload(page).started_at is not None

@@ -38,7 +38,8 @@ def register_pay_per_use_log_actions(actions):
     actions.register_action(
         pay_per_use.REFUNDED_ACTION, _("Pay-per-use refund"), _("Surplus pay-per-use payment refunded")
     )
-    actions.register_action(pay_per_use.STARTED_ACTION, _("Start session"), _("Session started"))
+    actions.register_action(pay_per_use.STARTED_ACTION, _("Open the join links"), _("Join links opened"))
+    actions.register_action(pay_per_use.JOIN_LINKS_CLOSED_ACTION, _("Close the join links"), _("Join links closed"))
 
 
 # --- the editor: the pay-per-use action instead of a Publish button that would fail --------------
@@ -137,18 +138,26 @@ def send_new_unpaid_session_to_the_cost_page(request, page):
 
 
 class StartSessionButton(PageMenuItem):
-    """Start session on a published session that has not started yet."""
+    """Open (or close) the join links of a published session: named apart from "Start session", which publishes.
 
-    label = _("Start session")
+    It leads to a confirmation page that says when the session starts; nothing changes in one click."""
+
     icon_name = "pick"
     url_name = "wagtail_training_pay_usage:start_session"
     priority = 35
+
+    @property
+    def label(self):
+        page = self.page.specific_deferred
+        if isinstance(page, TrainingSessionPage) and page.started_at is not None:
+            return _("Close the join links")
+        return _("Open the join links")
 
     def is_shown(self, user):
         page = self.page.specific_deferred
         if not isinstance(page, TrainingSessionPage) or not page.live:
             return False
-        return page.specific.started_at is None and page.permissions_for_user(user).can_publish_once_paid()
+        return page.permissions_for_user(user).can_publish_once_paid()
 
 
 @hooks.register("register_page_header_buttons")

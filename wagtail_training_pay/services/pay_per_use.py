@@ -39,6 +39,7 @@ PAID_ACTION = "wagtail_training_pay.usage_paid"
 WITHHELD_ACTION = "wagtail_training_pay.publication_withheld"
 REFUNDED_ACTION = "wagtail_training_pay.usage_refunded"
 STARTED_ACTION = "wagtail_training_pay.session_started"
+JOIN_LINKS_CLOSED_ACTION = "wagtail_training_pay.join_links_closed"
 
 #: Page fields whose change in a save can make new content live.
 _LIVE_FIELDS = {"live", "live_revision", "live_revision_id", "alias_of", "alias_of_id", "started_at"}
@@ -528,6 +529,16 @@ def start_session(page, user=None):
     clear_for_publication(page)
     page.save(update_fields=["started_at"], clean=False)
     log(instance=page, action=STARTED_ACTION, user=user)
+    return True
+
+
+def close_join_links(page, user=None):
+    """Undo ``start_session``: the join links are hidden again (the charge that paid for them still counts)."""
+    if page.started_at is None:
+        return False
+    page.started_at = None
+    page.save(update_fields=["started_at"], clean=False)
+    log(instance=page, action=JOIN_LINKS_CLOSED_ACTION, user=user)
     return True
 
 
