@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
@@ -79,6 +80,16 @@ def registration_done(request, token):
         elif payment is not None and payment.status in service.FAILED_PAYMENT_STATUSES:
             messages.error(request, _("Your payment did not go through. Nothing was charged; you can try again."))
             return redirect("wagtail_training_pay:pay", token=token)
+        elif request.GET.get("result") == "not-paid":
+            # Back from the provider's cancel (or failure) link: nothing is being processed.
+            messages.warning(
+                request,
+                _(
+                    "You left the payment service before paying. Nothing was charged. You can pay now, "
+                    "or choose another payment method if one is offered."
+                ),
+            )
+            return redirect(reverse("wagtail_training_pay:pay", kwargs={"token": token}) + "?choose=1")
         else:
             state = "processing"
     elif registration.late_payment_refunded:
