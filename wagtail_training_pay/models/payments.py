@@ -4,7 +4,6 @@ from django.utils.translation import gettext_lazy as _
 from payments import PurchasedItem
 from payments.models import BasePayment
 
-
 #: added by ``Payment.get_failure_url`` to the return URL, passed on to the page the payer lands on
 NOT_PAID_QUERY = "result=not-paid"
 
