@@ -633,9 +633,12 @@ def cancellation_deadline(registration):
 
 
 def learner_can_cancel(registration, now=None):
+    now = now or timezone.now()
     if registration.status not in ACTIVE_STATUSES:
         return False
-    return (now or timezone.now()) < cancellation_deadline(registration)
+    if registration.status == RegistrationStatus.PENDING and registration.hold_has_expired(now):
+        return False  # nothing left to cancel: the seat is no longer held
+    return now < cancellation_deadline(registration)
 
 
 def policy_refund_amount(registration):

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from ..forms import CancelRegistrationForm, EraseDataForm
 from ..ics import registration_calendar
@@ -51,11 +52,20 @@ def manage_registration(request, token):
             and page.started_at is not None
             and bool(page.join_url),
             "can_pay": registration.status == RegistrationStatus.PENDING and not registration.hold_has_expired(),
+            "hold_expired": registration.status == RegistrationStatus.PENDING and registration.hold_has_expired(),
+            "status_label": learner_status_label(registration),
             "training_settings": page.site_settings(),
             "erase_form": EraseDataForm() if learner_can_request_erasure(registration) else None,
         },
     )
     return private(response)
+
+
+def learner_status_label(registration):
+    """The status as the learner should read it: a pending registration whose hold expired holds nothing."""
+    if registration.status == RegistrationStatus.PENDING and registration.hold_has_expired():
+        return pgettext("registration status", "Seat hold expired")
+    return registration.get_status_display()
 
 
 def registration_calendar_file(request, token):
