@@ -478,3 +478,24 @@ def test_opening_the_join_links_says_when_the_session_starts_and_closing_them_un
     # Opening them again costs nothing more: the charge still counts.
     admin_client.post(start_url, {"join_links": "open"})
     assert reload(page).started_at is not None
+
+
+def test_the_estimated_cost_button_publishes_changes_already_paid_for_and_says_so(
+    draft_session, admin_client, admin_user
+):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    assert page.live
+    # A draft with more participants: the editor's main button becomes "Start session (estimated cost)".
+    admin_client.post(f"/admin/pages/{page.pk}/edit/", session_form_data(page, expected_participants=40))
+    assert 'name="action-pay-per-use"' in admin_client.get(f"/admin/pages/{page.pk}/edit/").content.decode()
+    # The host puts the figures back and presses it: nothing more to pay, so the changes go live, with a message.
+    response = admin_client.post(
+        f"/admin/pages/{page.pk}/edit/",
+        session_form_data(page, title="Renamed session", **{"action-pay-per-use": "1"}),
+        follow=True,
+    )
+    assert "Already paid for: the changes are live." in response.content.decode()
+    page = reload(page)
+    assert page.title == "Renamed session"
+    assert page.live and not page.has_unpublished_changes

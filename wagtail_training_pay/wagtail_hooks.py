@@ -1,6 +1,7 @@
 """Admin wiring: URLs, log actions, the pay-per-use gate's place in the page editor, and the screens for
 registrations, payments and reports (menus, viewsets, dashboard items, session buttons)."""
 
+from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -114,9 +115,25 @@ def _redirect_to_cost_page(request, page):
         return None
     revision = page.get_latest_revision()
     if not pay_per_use.needs_payment(page, request.user, revision=revision):
+        if request.POST.get(PAY_PER_USE_ACTION) and revision is not None:
+            return _publish_what_is_paid_for(request, page, revision)
         return None
     url = reverse("wagtail_training_pay_usage:session_cost", kwargs={"page_id": page.pk})
     return redirect(f"{url}?revision={revision.pk}" if revision else url)
+
+
+def _publish_what_is_paid_for(request, page, revision):
+    """The host pressed "Start session (estimated cost)" (shown for an earlier, dearer draft) on changes that
+    what was paid already covers: make them live as the button promised, not only save a draft, and say so."""
+    pay_per_use.publish_revision(page, revision, user=request.user)
+    page = type(page).objects.get(pk=page.pk)
+    if page.live and not page.has_unpublished_changes:
+        messages.success(request, _("Already paid for: the changes are live."))
+    elif revision.approved_go_live_at:
+        messages.success(request, _("Already paid for: the changes are scheduled."))
+    else:
+        messages.warning(request, _("The draft is saved but could not be published."))
+    return redirect("wagtailadmin_pages:edit", page.pk)
 
 
 @hooks.register("before_publish_page")
