@@ -113,7 +113,8 @@ PAYMENT_USES_SSL = os.environ.get("PAYMENT_USES_SSL", "0") == "1"
 PAYMENT_MODEL = "wagtail_training_pay.Payment"
 PAYMENT_VARIANTS = {
     # Lets whoever sees its form choose the outcome: demo only.
-    "dummy": ("payments.dummy.DummyProvider", {}),
+    # django-payments' dummy, whose form starts on a successful payment (demo/providers.py).
+    "dummy": ("demo.providers.DemoProvider", {}),
 }
 WAGTAIL_TRAINING_PAY_ALLOW_DUMMY_PROVIDER = True
 
