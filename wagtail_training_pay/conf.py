@@ -15,6 +15,9 @@ setting                                default       meaning
                                                      with the provider or cancelled
 ``..._REGISTRATION_RATE_LIMIT``        ``"20/h"``    registration POSTs per client address
 ``..._TASK_QUEUE``                     ``"default"`` queue name for the app's background tasks
+``..._REMINDER_HOURS``                 ``24``        confirmed learners are reminded of a session this
+                                                     many hours before it starts
+                                                     (``send_session_reminders``, run by cron)
 =====================================  ============  ===============================================
 """
 
@@ -29,6 +32,7 @@ DEFAULTS = {
     "STALE_PAYMENT_MINUTES": 60,
     "REGISTRATION_RATE_LIMIT": "20/h",
     "TASK_QUEUE": "default",
+    "REMINDER_HOURS": 24,
 }
 
 

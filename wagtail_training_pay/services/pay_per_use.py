@@ -419,6 +419,7 @@ def settle_usage_payment(payment):
     charge.status = UsageChargeStatus.PAID
     charge.paid_at = timezone.now()
     charge.save(update_fields=["status", "paid_at"])
+    _send_host_receipt(charge)
     log(
         instance=page,
         action=PAID_ACTION,
@@ -529,7 +530,25 @@ def start_session(page, user=None):
     clear_for_publication(page)
     page.save(update_fields=["started_at"], clean=False)
     log(instance=page, action=STARTED_ACTION, user=user)
+    _send_join_links(page)
     return True
+
+
+def _send_join_links(page):
+    """Email confirmed learners their join link once the start is committed (each learner at most once)."""
+    from functools import partial
+
+    from ..tasks import enqueue, send_join_links_task
+
+    transaction.on_commit(partial(enqueue, send_join_links_task, page.pk))
+
+
+def _send_host_receipt(charge):
+    from functools import partial
+
+    from ..tasks import enqueue, send_host_receipt_task
+
+    transaction.on_commit(partial(enqueue, send_host_receipt_task, charge.pk))
 
 
 def close_join_links(page, user=None):

@@ -605,6 +605,7 @@ def refund_registration(registration, amount=None, *, user=None):
         update_fields.append("status")
     registration.save(update_fields=update_fields)
     log_action(registration, "refund", user=user, data={"payment": payment.pk, "amount": str(amount)})
+    send_refund_notice(registration, amount)
     return registration
 
 
@@ -753,6 +754,13 @@ def resend_confirmation(registration, *, user=None):
     log_action(registration, "resend_confirmation", user=user)
     send_confirmation(registration)
     return registration
+
+
+def send_refund_notice(registration, amount):
+    """Tell the learner about a refund staff made, once the refund is committed."""
+    from ..tasks import enqueue, send_refund_notice_task
+
+    transaction.on_commit(partial(enqueue, send_refund_notice_task, registration.pk, str(amount)))
 
 
 def send_registration_email(registration, kind):
