@@ -499,3 +499,18 @@ def test_the_estimated_cost_button_publishes_changes_already_paid_for_and_says_s
     page = reload(page)
     assert page.title == "Renamed session"
     assert page.live and not page.has_unpublished_changes
+
+
+def test_the_editor_shows_the_estimate_of_the_figures_in_its_pay_per_use_panel(draft_session, admin_client):
+    html = admin_client.get(f"/admin/pages/{draft_session.pk}/edit/").content.decode()
+    panel = html[html.index("data-wtp-estimate") :]
+    assert 'data-person-minute-rate="0.0200"' in panel
+    assert "€27.00" in panel[: panel.index("</output>")]
+    assert "pay_per_use_estimate.js" in panel
+
+
+def test_a_new_session_editor_shows_the_estimate_with_the_site_rates(pay_per_use_on, index_page, admin_client):
+    html = admin_client.get(
+        f"/admin/pages/add/wagtail_training_pay/trainingsessionpage/{index_page.pk}/"
+    ).content.decode()
+    assert "data-wtp-estimate" in html

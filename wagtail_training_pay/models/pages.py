@@ -12,7 +12,7 @@ from wagtail.contrib.forms.models import AbstractForm, AbstractFormField
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
-from ..panels import SessionFiguresPanel
+from ..panels import PayPerUseEstimatePanel, SessionFiguresPanel
 from ..validators import validate_currency_code
 
 
@@ -128,7 +128,10 @@ class TrainingSessionPage(AbstractForm):
             heading=_("Fee and seats"),
         ),
         MultiFieldPanel(
-            [FieldRowPanel([FieldPanel("expected_participants"), FieldPanel("teleconference_participants")])],
+            [
+                FieldRowPanel([FieldPanel("expected_participants"), FieldPanel("teleconference_participants")]),
+                PayPerUseEstimatePanel(),
+            ],
             heading=_("Pay-per-use estimate"),
         ),
         InlinePanel("form_fields", heading=_("Registration questions"), label=_("question")),

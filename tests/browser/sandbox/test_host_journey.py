@@ -43,6 +43,15 @@ def test_a_host_sees_the_cost_changes_pays_and_starts_the_session(sandbox, sandb
 
     page.locator('[data-action="change"]').click()
     page.wait_for_url(re.compile(r"/edit/$"))
+    estimate = page.locator("[data-wtp-estimate] output")
+    assert estimate.inner_text() == "€66.00"
+    page.locator("#id_duration_minutes").fill("60")
+    # The estimate follows the figures as the host types, before any saving.
+    assert estimate.inner_text() == "€33.00"
+    assert "900 person-minutes" in page.locator("[data-estimate-breakdown]").inner_text()
+    page.locator("#id_duration_minutes").fill("5")
+    assert estimate.inner_text() == "€5.00"  # 75 x 0.02 + 25 x 0.05 = 2.75: the minimum charge applies
+    assert page.locator("[data-estimate-minimum]").is_visible()
     page.locator("#id_duration_minutes").fill("60")
     page.get_by_role("button", name="Start session (estimated cost)").click()
     page.wait_for_url(re.compile(r"/cost/"))
