@@ -145,7 +145,12 @@ def sandbox_page(chromium):
 def sandbox_screenshot():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name):
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    def take(page_or_locator, name):
+        """A full page, or only the part a locator shows."""
+        path = str(SCREENSHOTS / f"{name}.png")
+        if hasattr(page_or_locator, "goto"):
+            page_or_locator.screenshot(path=path, full_page=True)
+        else:
+            page_or_locator.screenshot(path=path)
 
     return take

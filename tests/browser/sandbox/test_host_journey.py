@@ -52,6 +52,7 @@ def test_a_host_sees_the_cost_changes_pays_and_starts_the_session(sandbox, sandb
     page.locator("#id_duration_minutes").fill("5")
     assert estimate.inner_text() == "€5.00"  # 75 x 0.02 + 25 x 0.05 = 2.75: the minimum charge applies
     assert page.locator("[data-estimate-minimum]").is_visible()
+    sandbox_screenshot(page.locator("[data-wtp-estimate]").locator(".."), "sandbox-live-estimate")
     page.locator("#id_duration_minutes").fill("60")
     page.get_by_role("button", name="Start session (estimated cost)").click()
     page.wait_for_url(re.compile(r"/cost/"))
