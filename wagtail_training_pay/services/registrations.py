@@ -18,6 +18,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from payments import PaymentError, PaymentStatus
 
 from ..currencies import quantize_money
@@ -201,6 +202,26 @@ def register(
         raise AlreadyRegistered(_("You are already registered for this session."), existing=existing) from None
 
 
+def full_message(session, now):
+    """Why a full session refuses a learner: plainly full, or held by learners still paying (say until when)."""
+    next_release = (
+        Registration.objects.filter(page_id=session.pk, status=RegistrationStatus.PENDING, hold_expires_at__gt=now)
+        .order_by("hold_expires_at")
+        .values_list("hold_expires_at", flat=True)
+        .first()
+    )
+    if next_release is None:
+        return _("Sorry, this session is full.")
+    minutes = max(1, -(-int((next_release - now).total_seconds()) // 60))  # rounded up
+    return ngettext(
+        "Every seat is taken, but one is held by someone who is paying. If they do not finish, it is free again "
+        "in %(minutes)d minute: please try again then.",
+        "Every seat is taken, but one is held by someone who is paying. If they do not finish, it is free again "
+        "in %(minutes)d minutes: please try again then.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
 def active_registration_for(page, email):
     return Registration.objects.filter(page_id=page.pk, email__iexact=email.strip(), status__in=ACTIVE_STATUSES).first()
 
@@ -240,7 +261,7 @@ def _register(page, *, first_name, last_name, email, billing, answers, variant, 
     left = None if session.capacity is None else max(0, session.capacity - taken)
     if left is not None and left <= 0:
         if not site_settings.waitlist_enabled:
-            raise SessionFull(_("Sorry, this session is full."))
+            raise SessionFull(full_message(session, now))
         status = RegistrationStatus.WAITLISTED
     else:
         status = RegistrationStatus.PENDING if paid else RegistrationStatus.CONFIRMED

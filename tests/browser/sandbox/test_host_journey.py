@@ -100,3 +100,58 @@ def test_a_host_sees_the_cost_changes_pays_and_starts_the_session(sandbox, sandb
     page.locator("main form").get_by_role("button", name="Close the join links").click()
     page.wait_for_load_state()
     assert "The join links are closed" in page.locator(".messages").inner_text()
+
+
+CREATE_FRENCH_DRAFT = """
+from wagtail_training_pay.models import TrainingIndexPage, TrainingSessionPage
+from django.utils import timezone
+from datetime import timedelta
+index = TrainingIndexPage.objects.get(slug="training")
+if not TrainingSessionPage.objects.filter(slug="atelier-wagtail").exists():
+    page = TrainingSessionPage(
+        title="Atelier Wagtail", slug="atelier-wagtail", start_at=timezone.now() + timedelta(days=20),
+        duration_minutes=100, capacity=10, fee=0, currency="EUR", expected_participants=10,
+        teleconference_participants=0, live=False,
+    )
+    index.add_child(instance=page)
+    page.save_revision()
+"""
+
+
+def test_a_french_host_goes_through_the_cost_page_and_pays_in_french(sandbox, sandbox_page, axe_scan):
+    sandbox.shell(CREATE_FRENCH_DRAFT)
+    page = sandbox_page(locale="fr-FR")
+    log_in(page, sandbox)
+    # The host chooses French in the Wagtail account settings (a form a person submits).
+    page.goto(sandbox.url + "/admin/account/")
+    page.locator("#id_locale-preferred_language").select_option("fr")
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "fr"
+
+    page.goto(sandbox.url + "/admin/pages/search/?q=Atelier")
+    page.get_by_role("link", name="Atelier Wagtail").first.click()
+    page.wait_for_url(re.compile(r"/admin/pages/\d+/edit/$"))
+    # 10 computers x 100 minutes x 0.02 = 20,00 €, live in the editor's panel, in French.
+    assert page.locator("[data-wtp-estimate] output").inner_text() == "20,00\u00a0€"
+    page.get_by_role("button", name="Démarrer la session (coût estimé)").click()
+    page.wait_for_url(re.compile(r"/cost/"))
+    assert "Coût estimé de la session" in page.locator("main").inner_text()
+    assert cost_line(page, "total") == "20,00\u00a0€"
+    assert axe_scan(page) == []
+
+    page.locator('[data-action="continue"]').click()
+    page.wait_for_url(re.compile(r"/billing/"))
+    for name, value in BILLING.items():
+        field = page.locator(f"#id_{name}")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    page.get_by_role("button", name="Continuer vers le paiement").click()
+    page.locator("main form button[type=submit]").click()  # the demo's dummy form starts on a success
+    page.wait_for_load_state()
+    assert "Paiement reçu : la session est en ligne." in page.locator(".messages").inner_text()
+
+    [receipt] = sandbox.emails(to=BILLING["email"])[-1:]
+    assert receipt["Subject"] == "Reçu : facturation à l’usage pour Atelier Wagtail"
