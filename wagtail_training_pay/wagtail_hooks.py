@@ -128,11 +128,11 @@ def _publish_what_is_paid_for(request, page, revision):
     pay_per_use.publish_revision(page, revision, user=request.user)
     page = type(page).objects.get(pk=page.pk)
     if page.live and not page.has_unpublished_changes:
-        messages.success(request, _("Already paid for: the changes are live."))
+        messages.success(request, str(_("Already paid for: the changes are live.")))
     elif revision.approved_go_live_at:
-        messages.success(request, _("Already paid for: the changes are scheduled."))
+        messages.success(request, str(_("Already paid for: the changes are scheduled.")))
     else:
-        messages.warning(request, _("The draft is saved but could not be published."))
+        messages.warning(request, str(_("The draft is saved but could not be published.")))
     return redirect("wagtailadmin_pages:edit", page.pk)
 
 

@@ -42,17 +42,17 @@ class StartSessionView(HostGoLiveMixin, TemplateView):
     def post(self, request, page_id):
         if request.POST.get("join_links") == "close":
             if pay_per_use.close_join_links(self.page, request.user):
-                messages.success(request, _("The join links are closed: learners no longer see them."))
+                messages.success(request, str(_("The join links are closed: learners no longer see them.")))
             return redirect(edit_url(self.page))
         if not self.page.live:
-            messages.error(request, _("Publish the session before opening its join links."))
+            messages.error(request, str(_("Publish the session before opening its join links.")))
             return redirect(edit_url(self.page))
         if self.page.started_at is not None:
-            messages.info(request, _("The join links are already open."))
+            messages.info(request, str(_("The join links are already open.")))
             return redirect(edit_url(self.page))
         try:
             pay_per_use.start_session(self.page, request.user)
         except pay_per_use.PayPerUseRequired:
             return redirect(cost_url(self.page, action=UsageChargeAction.START))
-        messages.success(request, _("The join links are open: confirmed learners now see them."))
+        messages.success(request, str(_("The join links are open: confirmed learners now see them.")))
         return redirect(edit_url(self.page))
