@@ -53,6 +53,21 @@ def test_a_cancellation_by_staff_tells_the_learner(confirmed, admin_user, commit
     assert "We have refunded €45.00." in message.body
 
 
+def learner_of(page, email, status=RegistrationStatus.CONFIRMED, **fields):
+    """A learner's registration made directly (the registration flow has its own tests)."""
+    return Registration.objects.create(
+        page=page,
+        status=status,
+        first_name="Learner",
+        last_name="L",
+        email=email,
+        amount=page.fee,
+        currency=page.currency,
+        confirmed_at=timezone.now() if status == RegistrationStatus.CONFIRMED else None,
+        **fields,
+    )
+
+
 def reload_registration(registration):
     return Registration.objects.get(pk=registration.pk)
 
@@ -60,15 +75,8 @@ def reload_registration(registration):
 def test_opening_the_join_links_emails_each_confirmed_learner_once(confirmed, admin_user, commit):
     page = confirmed.page
     type(page).objects.filter(pk=page.pk).update(join_url="https://meet.example.com/room-42")
-    pending = Registration.objects.create(
-        page=page,
-        status=RegistrationStatus.PENDING,
-        first_name="Bo",
-        last_name="P",
-        email="bo@example.com",
-        amount=page.fee,
-        currency=page.currency,
-        hold_expires_at=timezone.now() + timedelta(minutes=10),
+    pending = learner_of(
+        page, "bo@example.com", RegistrationStatus.PENDING, hold_expires_at=timezone.now() + timedelta(minutes=10)
     )
     page = reload(page)
     page.started_at = timezone.now()
@@ -98,16 +106,7 @@ def draft_session_paid(pay_per_use_on, make_session, admin_user):
     page.save_revision()
     pay_through_the_provider(reload(page), reload(page).get_latest_revision(), admin_user)
     page = reload(page)
-    registration = Registration.objects.create(
-        page=page,
-        status=RegistrationStatus.CONFIRMED,
-        first_name="Cy",
-        last_name="Q",
-        email="cy@example.com",
-        amount=page.fee,
-        currency=page.currency,
-        confirmed_at=timezone.now(),
-    )
+    registration = learner_of(page, "cy@example.com")
     mail.outbox.clear()
     return page, registration
 
@@ -116,16 +115,7 @@ def test_a_reminder_goes_once_to_confirmed_learners_of_sessions_starting_within_
     soon = make_session(title="Tomorrow", slug="tomorrow", start_at=timezone.now() + timedelta(hours=20))
     later = make_session(title="Next week", slug="next-week", start_at=timezone.now() + timedelta(days=7))
     for page, email in ((soon, "soon@example.com"), (later, "later@example.com")):
-        Registration.objects.create(
-            page=page,
-            status=RegistrationStatus.CONFIRMED,
-            first_name="Di",
-            last_name="R",
-            email=email,
-            amount=page.fee,
-            currency=page.currency,
-            confirmed_at=timezone.now(),
-        )
+        learner_of(page, email)
     call_command("send_session_reminders", stdout=open("/dev/null", "w"))  # noqa: SIM115
     [message] = mail.outbox
     assert message.to == ["soon@example.com"]

@@ -84,7 +84,6 @@ class PayPerUseEstimatePanel(Panel):
         def get_context_data(self, parent_context=None):
             from babel.numbers import get_currency_precision
 
-            from .pricing import estimate_session_cost
             from .services import pay_per_use
 
             context = super().get_context_data(parent_context)
@@ -101,15 +100,7 @@ class PayPerUseEstimatePanel(Panel):
                 rates = pay_per_use.rates_for(page)
             person_rate, teleconference_rate, minimum, currency = rates
             try:
-                estimate = estimate_session_cost(
-                    duration_minutes=page.duration_minutes or 0,
-                    expected_participants=page.expected_participants or 0,
-                    teleconference_participants=page.teleconference_participants or 0,
-                    person_minute_rate=person_rate,
-                    teleconference_minute_rate=teleconference_rate,
-                    minimum_charge=minimum,
-                    currency=currency,
-                )
+                estimate = pay_per_use.estimate_with_rates(page, rates)
             except ValueError:
                 estimate = None
             context.update(

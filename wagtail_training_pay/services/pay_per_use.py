@@ -113,7 +113,12 @@ def content_of(page, revision=None):
 
 def estimate_for(page, revision=None):
     content = content_of(page, revision)
-    person_rate, teleconference_rate, minimum, currency = rates_for(content)
+    return estimate_with_rates(content, rates_for(content))
+
+
+def estimate_with_rates(content, rates):
+    """The estimate of a session's figures at ``rates`` (as ``rates_for`` gives them)."""
+    person_rate, teleconference_rate, minimum, currency = rates
     return estimate_session_cost(
         duration_minutes=content.duration_minutes or 0,
         expected_participants=content.expected_participants or 0,

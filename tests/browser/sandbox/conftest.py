@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, page_opener
 
 SANDBOX = Path(__file__).resolve().parents[3] / "sandbox"
 
@@ -123,22 +123,8 @@ def payment_host_is_the_live_server():
 @pytest.fixture
 def sandbox_page(chromium):
     """Open a page of a new browser context in ``locale``, failing the test on any JavaScript error."""
-    contexts, errors = [], []
-
-    def open_page(locale="en-GB", timezone_id="Europe/Paris", width=1280, height=900):
-        context = chromium.new_context(
-            locale=locale, timezone_id=timezone_id, viewport={"width": width, "height": height}, accept_downloads=True
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.set_default_timeout(20_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with page_opener(chromium, timeout=20_000) as open_page:
+        yield open_page
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import pytest
 
 from tests.pay_per_use_support import BILLING
 
+from ..learner_steps import fill_in_fields
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DRAFT_TITLE = "Search engine tuning"
@@ -60,12 +62,7 @@ def test_a_host_sees_the_cost_changes_pays_and_starts_the_session(sandbox, sandb
 
     page.locator('[data-action="continue"]').click()
     page.wait_for_url(re.compile(r"/billing/"))
-    for name, value in BILLING.items():
-        field = page.locator(f"#id_{name}")
-        if field.evaluate("element => element.tagName") == "SELECT":
-            field.select_option(value)
-        else:
-            field.fill(value)
+    fill_in_fields(page, BILLING)
     page.get_by_role("button", name="Continue to payment").click()
     page.locator("#id_status").select_option("confirmed")
     page.locator("#id_fraud_status").select_option("accept")
@@ -155,12 +152,7 @@ def french_host_pays(page, sandbox, axe_scan):
 
     page.locator('[data-action="continue"]').click()
     page.wait_for_url(re.compile(r"/billing/"))
-    for name, value in BILLING.items():
-        field = page.locator(f"#id_{name}")
-        if field.evaluate("element => element.tagName") == "SELECT":
-            field.select_option(value)
-        else:
-            field.fill(value)
+    fill_in_fields(page, BILLING)
     page.get_by_role("button", name="Continuer vers le paiement").click()
     page.locator("main form button[type=submit]").click()  # the demo's dummy form starts on a success
     page.wait_for_load_state()
