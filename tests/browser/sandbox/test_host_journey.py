@@ -159,4 +159,4 @@ def french_host_pays(page, sandbox, axe_scan):
     assert "Paiement reçu : la session est en ligne." in page.locator(".messages").inner_text()
 
     [receipt] = sandbox.emails(to=BILLING["email"])[-1:]
-    assert receipt["Subject"] == "Reçu : facturation à l’usage pour Atelier Wagtail"
+    assert receipt["Subject"].strip() == "Reçu : facturation à l’usage pour Atelier Wagtail"

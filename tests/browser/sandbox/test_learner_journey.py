@@ -109,7 +109,7 @@ def test_a_french_browser_gets_french_from_the_session_page_to_the_manage_page(
     sandbox_screenshot(page, "sandbox-confirmation-fr")
 
     [confirmation] = sandbox.emails(to="ada.fr@example.com")
-    assert confirmation["Subject"] == f"Inscription confirmée : {SESSION_TITLE}"
+    assert confirmation["Subject"].strip() == f"Inscription confirmée : {SESSION_TITLE}"
     manage_link = next(link for link in links_in(body_of(confirmation)) if "/training/registration/" in link)
     assert manage_link.startswith(sandbox.url + "/fr/training/registration/")
 
