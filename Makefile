@@ -38,6 +38,10 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install --quiet -e '.[testing,sandbox]'
 	@touch $(STAMP)
 
+# HOST and PORT reach the sandbox's settings too: payment returns, emails, .ics files and the Wagtail Site
+# all use the address the demo is served on.
+demo: export HOST := $(HOST)
+demo: export PORT := $(PORT)
 demo: $(STAMP)
 	$(VPY) sandbox/manage.py migrate --noinput
 	$(VPY) sandbox/manage.py load_demo

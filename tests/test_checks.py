@@ -91,3 +91,10 @@ def test_conf_reads_settings_lazily(settings):
     assert app_settings.SEAT_HOLD_MINUTES == 30
     with pytest.raises(AttributeError):
         app_settings.NOT_A_SETTING  # noqa: B018
+
+
+def test_a_subclass_of_the_dummy_provider_without_debug_is_an_error_too(settings):
+    settings.DEBUG = False
+    settings.WAGTAIL_TRAINING_PAY_ALLOW_DUMMY_PROVIDER = False
+    settings.PAYMENT_VARIANTS = {"dummy": ("tests.testapp.providers.RefundFailingProvider", {})}
+    assert ids(checks.check_payment_variants(None)) == ["wagtail_training_pay.E006"]

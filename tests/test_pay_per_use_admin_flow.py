@@ -459,3 +459,62 @@ def test_the_host_chooses_among_the_payment_methods_offered_to_hosts_only(
 
     admin_client.post(billing_url, {**BILLING, "variant": "card"})
     assert Payment.objects.get().variant == "card"
+
+
+def test_opening_the_join_links_says_when_the_session_starts_and_closing_them_undoes_it(
+    draft_session, admin_client, admin_user
+):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    start_url = f"/admin/training/pay-per-use/{page.pk}/start/"
+    confirmation = admin_client.get(start_url).content.decode()
+    days = (page.start_at - timezone.now()).days
+    assert f", in {days} days." in confirmation
+    assert "Open the join links now" in confirmation
+    admin_client.post(start_url, {"join_links": "open"})
+    assert reload(page).started_at is not None
+
+    assert "Close the join links" in admin_client.get(f"/admin/pages/{page.pk}/edit/").content.decode()
+    response = admin_client.post(start_url, {"join_links": "close"})
+    assert response["Location"] == f"/admin/pages/{page.pk}/edit/"
+    assert reload(page).started_at is None
+    assert PageLogEntry.objects.filter(page=page, action=pay_per_use.JOIN_LINKS_CLOSED_ACTION).count() == 1
+    # Opening them again costs nothing more: the charge still counts.
+    admin_client.post(start_url, {"join_links": "open"})
+    assert reload(page).started_at is not None
+
+
+def test_the_estimated_cost_button_publishes_changes_already_paid_for_and_says_so(
+    draft_session, admin_client, admin_user
+):
+    pay_through_the_provider(draft_session, draft_session.get_latest_revision(), admin_user)
+    page = reload(draft_session)
+    assert page.live
+    # A draft with more participants: the editor's main button becomes "Start session (estimated cost)".
+    admin_client.post(f"/admin/pages/{page.pk}/edit/", session_form_data(page, expected_participants=40))
+    assert 'name="action-pay-per-use"' in admin_client.get(f"/admin/pages/{page.pk}/edit/").content.decode()
+    # The host puts the figures back and presses it: nothing more to pay, so the changes go live, with a message.
+    response = admin_client.post(
+        f"/admin/pages/{page.pk}/edit/",
+        session_form_data(page, title="Renamed session", **{"action-pay-per-use": "1"}),
+        follow=True,
+    )
+    assert "Already paid for: the changes are live." in response.content.decode()
+    page = reload(page)
+    assert page.title == "Renamed session"
+    assert page.live and not page.has_unpublished_changes
+
+
+def test_the_editor_shows_the_estimate_of_the_figures_in_its_pay_per_use_panel(draft_session, admin_client):
+    html = admin_client.get(f"/admin/pages/{draft_session.pk}/edit/").content.decode()
+    panel = html[html.index("data-wtp-estimate") :]
+    assert 'data-person-minute-rate="0.0200"' in panel
+    assert "€27.00" in panel[: panel.index("</output>")]
+    assert "pay_per_use_estimate.js" in panel
+
+
+def test_a_new_session_editor_shows_the_estimate_with_the_site_rates(pay_per_use_on, index_page, admin_client):
+    html = admin_client.get(
+        f"/admin/pages/add/wagtail_training_pay/trainingsessionpage/{index_page.pk}/"
+    ).content.decode()
+    assert "data-wtp-estimate" in html

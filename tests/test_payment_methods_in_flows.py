@@ -197,3 +197,28 @@ def test_a_host_who_cancels_at_paypal_keeps_the_draft_unpublished(draft_session,
     page = TrainingSessionPage.objects.get(pk=draft_session.pk)
     assert not page.live
     assert nvp_simulator.charges() == []
+
+
+def test_a_learner_who_cancels_at_paypal_is_told_nothing_was_paid_and_can_choose_another_method(
+    client, paid_session, training_settings, nvp_simulator, commit_callbacks
+):
+    offer_methods(training_settings, **{"express": "PayPal", "dummy": "Card"})
+    register(client, paid_session, payment_method="express")
+    registration = registration_for()
+    step = client.get(pay_step(registration))
+    assert step["Location"].startswith(nvp_simulator.server.url + "/webscr")
+
+    back = client.get(site_path(cancel_at_paypal(step["Location"])), follow=True)
+    page = back.content.decode()
+    assert back.redirect_chain[-1][0] == f"/training/registration/{registration.token}/pay/?choose=1"
+    assert "being processed" not in page and "you will get an email" not in page.lower()
+    assert "You left the payment service before paying. Nothing was charged." in page
+    # The choice of method is on the page: the step no longer sends the learner straight back to PayPal.
+    assert 'name="payment_method"' in page and 'value="dummy"' in page
+
+    chosen = client.post(pay_step(registration), {"choose_payment_method": "1", "payment_method": "dummy"})
+    assert chosen.status_code == 200
+    assert 'name="status"' in chosen.content.decode()  # the dummy provider's own form
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.PENDING
+    assert nvp_simulator.charges() == []

@@ -223,3 +223,24 @@ def test_a_host_whose_gateway_fails_is_back_on_the_cost_page_with_the_draft_inta
     assert page.get_latest_revision().content["duration_minutes"] == draft_session.duration_minutes
     assert UsageCharge.objects.get(page=page).status == UsageChargeStatus.PENDING
     assert nvp_simulator.charges() == []
+
+
+def test_a_gateway_error_on_a_payment_that_went_through_does_not_say_nothing_was_charged(
+    client, paid_session, training_settings, settings, commit_callbacks, errors_logged
+):
+    from payments import core
+
+    settings.PAYMENT_VARIANTS = {
+        **settings.PAYMENT_VARIANTS,
+        "confirms-then-fails": ("tests.testapp.providers.ConfirmsThenFailsProvider", {}),
+    }
+    core.PROVIDER_CACHE.clear()
+    registration = registered(client, paid_session, training_settings, "confirms-then-fails")
+    done = client.post(pay_step(registration), {"status": "confirmed"}, follow=True)
+    page = done.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert "You are registered" in page
+    assert "Nothing was charged" not in page
+    assert errors_logged(), "the gateway's error is still logged for the administrator"
+    core.PROVIDER_CACHE.clear()

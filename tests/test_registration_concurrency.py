@@ -43,7 +43,7 @@ def outcome(response):
     if response.status_code == 302 and response["Location"].endswith("/pay/"):
         return "held"
     messages = [str(message) for message in response.context["messages"]] if response.context else []
-    if "Sorry, this session is full." in messages:
+    if any("session is full" in message or "Every seat is taken" in message for message in messages):
         return "full"
     if any("already registered" in message for message in messages):
         return "duplicate"

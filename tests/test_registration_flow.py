@@ -183,9 +183,19 @@ def test_a_full_session_says_so_and_registers_nobody(client, make_session, commi
     assert "Sorry, this session is full." in html
     response = register(client, page, email="second@example.com")
     assert response.status_code == 200
-    assert "Sorry, this session is full." in messages_of(response)
+    # The only seat is held by a learner who is paying: say when it may be free again, not a flat "full".
+    [message] = messages_of(response)
+    assert message.startswith("Every seat is taken, but one is held by someone who is paying.")
+    assert "free again in 15 minutes: please try again then." in message
     assert not page.registrations.filter(email="second@example.com").exists()
     assert Payment.objects.count() == 1
+
+
+def test_a_session_full_of_confirmed_learners_says_it_is_full(client, make_session, commit_callbacks):
+    page = make_session(capacity=1, fee=0)
+    register(client, page, email="first@example.com")
+    response = register(client, page, email="second@example.com")
+    assert messages_of(response) == ["Sorry, this session is full."]
 
 
 def test_a_full_session_with_a_waiting_list_puts_the_learner_on_it(

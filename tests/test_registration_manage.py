@@ -156,3 +156,20 @@ def test_the_confirmation_page_of_an_expired_hold_invites_to_register_again(lear
     step = learner_client.get(f"/training/registration/{registration.token}/pay/")
     assert step["Location"] == f"/training/registration/{registration.token}/done/"
     assert "Your seat hold has expired" in learner_client.get(step["Location"]).content.decode()
+
+
+def test_the_manage_page_of_an_expired_hold_says_so_and_offers_no_cancellation(learner_client, paid_session):
+    register(learner_client, paid_session)
+    registration = registration_for()
+    type(registration).objects.update(hold_expires_at=timezone.now() - timedelta(seconds=1))
+    html = learner_client.get(manage_url(registration)).content.decode()
+    assert "Pending payment" not in html
+    assert "Status: Seat hold expired" in html
+    assert "Cancel my registration" not in html
+    assert "Complete your payment" not in html
+    assert f'href="{paid_session.url}">Register again' in html
+    # Posting the old cancellation form anyway changes nothing and says why.
+    response = learner_client.post(manage_url(registration), {"confirm": "on"}, follow=True)
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.PENDING
+    assert "Your registration is cancelled." not in response.content.decode()

@@ -45,3 +45,46 @@ for url in ["/", "/django-for-archivists/", "/admin/login/"]:
     lines = [line for line in out if line and not line.endswith("(use -v 2 for details).")]
     assert lines[0] == "1 4 3 2 1"
     assert lines[1:4] == ["/ 200", "/django-for-archivists/ 200", "/admin/login/ 200"]
+
+
+def test_the_demo_on_another_port_points_every_link_at_that_port(tmp_path):
+    """`make demo PORT=8010`: payment returns, emails, .ics files and the admin all use port 8010."""
+    env = {
+        **{key: value for key, value in os.environ.items() if key not in ("PAYMENT_HOST", "WAGTAILADMIN_BASE_URL")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "PORT": "8010",
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    manage("migrate", "--noinput", "-v0", env=env)
+    printed = manage("load_demo", env=env).stdout
+    assert "http://127.0.0.1:8010/" in printed
+    assert "http://127.0.0.1:8010/admin/" in printed
+    assert "8000" not in printed
+    assert str(tmp_path / "mail") in printed
+    script = """
+from django.conf import settings
+from payments import core
+from wagtail.models import Site
+from wagtail_training_pay.models import Registration, TrainingSessionPage
+from wagtail_training_pay.services.emails import manage_url
+from wagtail_training_pay.ics import registration_calendar
+page = TrainingSessionPage.objects.get(slug="django-for-archivists")
+registration = Registration.objects.filter(page__slug="accessible-forms-workshop").first()
+print(core.get_base_url())
+print(settings.WAGTAILADMIN_BASE_URL)
+print(Site.objects.get(is_default_site=True).root_url)
+print(page.get_full_url())
+print(manage_url(registration))
+print(b"8000" in registration_calendar(registration, manage_url(registration)))
+"""
+    out = manage("shell", "-c", script, env=env).stdout.split("\n")
+    lines = [line for line in out if line and not line.endswith("(use -v 2 for details).")]
+    assert lines[:4] == [
+        "http://127.0.0.1:8010",
+        "http://127.0.0.1:8010",
+        "http://127.0.0.1:8010",
+        "http://127.0.0.1:8010/django-for-archivists/",
+    ]
+    assert lines[4].startswith("http://127.0.0.1:8010/training/registration/")
+    assert lines[5] == "False"

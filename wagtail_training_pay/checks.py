@@ -10,6 +10,22 @@ from .providers import checks as provider_checks  # noqa: F401 - registers the P
 
 PLUGIN_PAYMENT_MODEL = "wagtail_training_pay.Payment"
 DUMMY_PROVIDER = "payments.dummy.DummyProvider"
+
+
+def is_dummy_provider(path):
+    """django-payments' DummyProvider or a subclass of it (the sandbox's demo provider is one)."""
+    if path == DUMMY_PROVIDER:
+        return True
+    from django.utils.module_loading import import_string
+    from payments.dummy import DummyProvider
+
+    try:
+        provider_class = import_string(path)
+    except (ImportError, ValueError):
+        return False
+    return isinstance(provider_class, type) and issubclass(provider_class, DummyProvider)
+
+
 REQUIRED_APPS = (
     "wagtail.contrib.settings",
     "wagtail.contrib.forms",
@@ -81,7 +97,7 @@ def check_payment_variants(app_configs, **kwargs):
                 )
             )
             continue
-        if definition[0] == DUMMY_PROVIDER and not settings.DEBUG and not app_settings.ALLOW_DUMMY_PROVIDER:
+        if is_dummy_provider(definition[0]) and not settings.DEBUG and not app_settings.ALLOW_DUMMY_PROVIDER:
             errors.append(
                 Error(
                     f"Payment variant {name!r} uses django-payments' DummyProvider while DEBUG is False.",

@@ -34,6 +34,9 @@ setting                                default       meaning
 ``..._FROM_EMAIL``                     ``None``      sender of learner emails (``DEFAULT_FROM_EMAIL``)
 ``..._BASE_URL``                       ``None``      scheme and host of links in emails (from
                                                      ``PAYMENT_HOST`` / the page's Wagtail site)
+``..._REMINDER_HOURS``                 ``24``        confirmed learners are reminded of a session this
+                                                     many hours before it starts
+                                                     (``send_session_reminders``, run by cron)
 =====================================  ============  ===============================================
 """
 
@@ -57,6 +60,7 @@ DEFAULTS = {
     "BASE_TEMPLATE": "base.html",
     "FROM_EMAIL": None,
     "BASE_URL": None,
+    "REMINDER_HOURS": 24,
 }
 
 

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
-from payments import PaymentError
+from payments import PaymentError, PaymentStatus
 from payments.core import provider_factory
 
 logger = logging.getLogger(__name__)
@@ -164,4 +164,8 @@ def payment_return(request, token):
             payment = settle_payment(lock_payment(token=token))
     except Payment.DoesNotExist:
         raise Http404("No such payment") from None
-    return redirect(return_url_for(payment))
+    url = return_url_for(payment)
+    if request.GET.get("result") == "not-paid" and payment.status != PaymentStatus.CONFIRMED:
+        # The provider's failure URL (a cancel or a refusal): the landing page says nothing was paid.
+        url += ("&" if "?" in url else "?") + "result=not-paid"
+    return redirect(url)

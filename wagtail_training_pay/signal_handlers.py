@@ -66,9 +66,13 @@ def record_deleted_session(sender, instance, **kwargs):
 
 
 def registration_return_url(payment):
+    """The done page in the learner's language: providers return to a language-neutral URL."""
     from django.urls import reverse
+    from django.utils import translation
 
-    return reverse("wagtail_training_pay:registration_done", kwargs={"token": payment.registration.token})
+    registration = payment.registration
+    with translation.override(registration.language or translation.get_language()):
+        return reverse("wagtail_training_pay:registration_done", kwargs={"token": registration.token})
 
 
 def connect():

@@ -36,6 +36,34 @@ def send_money_movement_task(movement_id):
 
 
 @task()
+def send_refund_notice_task(registration_id, amount):
+    from .services.emails import deliver_refund_notice
+
+    return deliver_refund_notice(registration_id, amount)
+
+
+@task()
+def send_join_links_task(page_id):
+    from .services.emails import send_join_links
+
+    return send_join_links(page_id)
+
+
+@task()
+def send_session_reminders_task():
+    from .services.emails import send_due_reminders
+
+    return send_due_reminders()
+
+
+@task()
+def send_host_receipt_task(charge_id):
+    from .services.emails import deliver_host_receipt
+
+    return deliver_host_receipt(charge_id)
+
+
+@task()
 def refund_unapplied_payment_task(payment_id):
     from .services.registrations import refund_unapplied_payment
 

@@ -46,7 +46,8 @@ def register_pay_per_use_log_actions(actions):
     actions.register_action(
         pay_per_use.REFUNDED_ACTION, _("Pay-per-use refund"), _("Surplus pay-per-use payment refunded")
     )
-    actions.register_action(pay_per_use.STARTED_ACTION, _("Start session"), _("Session started"))
+    actions.register_action(pay_per_use.STARTED_ACTION, _("Open the join links"), _("Join links opened"))
+    actions.register_action(pay_per_use.JOIN_LINKS_CLOSED_ACTION, _("Close the join links"), _("Join links closed"))
     actions.register_action(
         pay_per_use.SESSION_DELETED_ACTION,
         _("Session deleted"),
@@ -126,9 +127,25 @@ def _redirect_to_cost_page(request, page):
         return None
     revision = page.get_latest_revision()
     if not pay_per_use.needs_payment(page, request.user, revision=revision):
+        if request.POST.get(PAY_PER_USE_ACTION) and revision is not None:
+            return _publish_what_is_paid_for(request, page, revision)
         return None
     url = reverse("wagtail_training_pay_usage:session_cost", kwargs={"page_id": page.pk})
     return redirect(f"{url}?revision={revision.pk}" if revision else url)
+
+
+def _publish_what_is_paid_for(request, page, revision):
+    """The host pressed "Start session (estimated cost)" (shown for an earlier, dearer draft) on changes that
+    what was paid already covers: make them live as the button promised, not only save a draft, and say so."""
+    pay_per_use.publish_revision(page, revision, user=request.user)
+    page = type(page).objects.get(pk=page.pk)
+    if page.live and not page.has_unpublished_changes:
+        messages.success(request, str(_("Already paid for: the changes are live.")))
+    elif revision.approved_go_live_at:
+        messages.success(request, str(_("Already paid for: the changes are scheduled.")))
+    else:
+        messages.warning(request, str(_("The draft is saved but could not be published.")))
+    return redirect("wagtailadmin_pages:edit", page.pk)
 
 
 @hooks.register("before_publish_page")
@@ -199,18 +216,26 @@ def refuse_to_delete_sessions_with_registrations(request, page):
 
 
 class StartSessionButton(PageMenuItem):
-    """Start session on a published session that has not started yet."""
+    """Open (or close) the join links of a published session: named apart from "Start session", which publishes.
 
-    label = _("Start session")
+    It leads to a confirmation page that says when the session starts; nothing changes in one click."""
+
     icon_name = "pick"
     url_name = "wagtail_training_pay_usage:start_session"
     priority = 35
+
+    @property
+    def label(self):
+        page = self.page.specific_deferred
+        if isinstance(page, TrainingSessionPage) and page.started_at is not None:
+            return _("Close the join links")
+        return _("Open the join links")
 
     def is_shown(self, user):
         page = self.page.specific_deferred
         if not isinstance(page, TrainingSessionPage) or not page.live:
             return False
-        return page.specific.started_at is None and page.permissions_for_user(user).can_publish_once_paid()
+        return page.permissions_for_user(user).can_publish_once_paid()
 
 
 @hooks.register("register_page_header_buttons")

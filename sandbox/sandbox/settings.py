@@ -10,6 +10,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = os.environ.get("SECRET_KEY", "sandbox-only-not-secret")
 DEBUG = os.environ.get("DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+# Where `make demo` serves the site (HOST=... PORT=... make demo): every absolute link the demo builds (payment
+# return, emails, .ics files, admin notifications, the Wagtail Site made by load_demo) uses the same address.
+DEMO_HOST = os.environ.get("HOST", "127.0.0.1")
+DEMO_PORT = int(os.environ.get("PORT", "8000"))
+DEMO_URL = f"http://{DEMO_HOST}:{DEMO_PORT}"
+if DEMO_HOST not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(DEMO_HOST)
 USE_TZ = True
 TIME_ZONE = "Europe/Paris"
 LANGUAGE_CODE = "en"
@@ -46,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "sandbox.middleware.PreferredLanguageMiddleware",
     "wagtail_training_pay.middleware.ViewerTimezoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,11 +95,14 @@ STATIC_ROOT = BASE_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = BASE_DIR / "media"
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The demo's mail is written as one .eml file per message in this folder (`make demo` prints its path); open
+# them with any mail client. EMAIL_BACKEND=... picks another backend.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "demo.mail.EmlFolderBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
 DEFAULT_FROM_EMAIL = "training@example.com"
 
 WAGTAIL_SITE_NAME = "Training sandbox"
-WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
+WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", DEMO_URL)
 
 # Background work: run at once in the demo; production sites use a worker
 # (for example django-tasks-db or django-tasks-rq and their worker command).
@@ -106,12 +118,13 @@ CACHES = {
     }
 }
 
-PAYMENT_HOST = os.environ.get("PAYMENT_HOST", "127.0.0.1:8000")
+PAYMENT_HOST = os.environ.get("PAYMENT_HOST", f"{DEMO_HOST}:{DEMO_PORT}")
 PAYMENT_USES_SSL = os.environ.get("PAYMENT_USES_SSL", "0") == "1"
 PAYMENT_MODEL = "wagtail_training_pay.Payment"
 PAYMENT_VARIANTS = {
     # Lets whoever sees its form choose the outcome: demo only.
-    "dummy": ("payments.dummy.DummyProvider", {}),
+    # django-payments' dummy, whose form starts on a successful payment (demo/providers.py).
+    "dummy": ("demo.providers.DemoProvider", {}),
 }
 WAGTAIL_TRAINING_PAY_ALLOW_DUMMY_PROVIDER = True
 

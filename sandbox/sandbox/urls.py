@@ -7,8 +7,6 @@ from wagtail.admin import urls as wagtailadmin_urls
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("payments/", include("payments.urls")),
-    path("training/", include("wagtail_training_pay.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 if settings.DEBUG:
@@ -16,4 +14,14 @@ if settings.DEBUG:
 
     urlpatterns += staticfiles_urlpatterns()
 
-urlpatterns += i18n_patterns(path("", include(wagtail_urls)), prefix_default_language=False)
+# The learner's pages (payment step, done page, manage page) speak the language of their URL, like the site's
+# pages: /fr/training/... is French. Payment callbacks (/payments/) stay outside, language-neutral.
+# Django's set_language view is inside too, against the usual advice: with prefix_default_language=False, a
+# set_language request without a prefix runs in the default language and cannot resolve a /fr/... `next` to
+# translate it (it reads as a Wagtail page path). Posted to /fr/i18n/setlang/ from a French page, it can.
+urlpatterns += i18n_patterns(
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("training/", include("wagtail_training_pay.urls")),
+    path("", include(wagtail_urls)),
+    prefix_default_language=False,
+)

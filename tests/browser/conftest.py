@@ -5,6 +5,7 @@ Screenshots land in ``tests/artifacts/screenshots/`` (the README shows some of t
 """
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,10 @@ def payment_host_is_the_live_server(live_server, monkeypatch):
     monkeypatch.setattr(core, "PAYMENT_USES_SSL", False)
 
 
-@pytest.fixture
-def new_browser_page(chromium, live_server):
-    """Open a page in a new browser context (``locale``, ``timezone_id``, ``width``), failing the test on any
-    JavaScript error."""
+@contextmanager
+def page_opener(chromium, timeout=15_000):
+    """A function opening a page in a new browser context (``locale``, ``timezone_id``, ``width``); on leaving,
+    the contexts close and any JavaScript error fails the test."""
     contexts, errors = [], []
 
     def open_page(locale="en-GB", timezone_id="Europe/Paris", width=1280, height=900):
@@ -61,13 +62,20 @@ def new_browser_page(chromium, live_server):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(timeout)
         return page
 
     yield open_page
     for context in contexts:
         context.close()
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def new_browser_page(chromium, live_server):
+    """Open a page in a new browser context, failing the test on any JavaScript error."""
+    with page_opener(chromium) as open_page:
+        yield open_page
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 from tests.registration_helpers import LEARNER
 
 
-def fill_in_registration(page, **overrides):
-    """Type the learner's details into the session page's form, by the fields' ids (language-neutral)."""
-    details = {**LEARNER, **overrides}
-    for name, value in details.items():
+def fill_in_fields(page, values):
+    """Type or choose each value into the field of that name, by the fields' ids (language-neutral)."""
+    for name, value in values.items():
         if value is None:
             continue
         field = page.locator(f"#id_{name}")
@@ -14,6 +13,11 @@ def fill_in_registration(page, **overrides):
             field.select_option(value)
         else:
             field.fill(value)
+
+
+def fill_in_registration(page, **overrides):
+    """Type the learner's details into the session page's form."""
+    fill_in_fields(page, {**LEARNER, **overrides})
 
 
 def pay_with_the_dummy_provider(page, status="confirmed"):

@@ -6,6 +6,8 @@ import pytest
 from tests.pay_per_use_support import BILLING, reload
 from wagtail_training_pay.models import TrainingSessionPage, UsageCharge, UsageChargeStatus
 
+from .learner_steps import fill_in_fields
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -57,12 +59,7 @@ def test_a_host_publishes_sees_the_cost_changes_the_duration_pays_and_the_page_i
 
     page.locator('[data-action="continue"]').click()
     page.wait_for_url("**/billing/**")
-    for name, value in BILLING.items():
-        field = page.locator(f"#id_{name}")
-        if field.evaluate("element => element.tagName") == "SELECT":
-            field.select_option(value)
-        else:
-            field.fill(value)
+    fill_in_fields(page, BILLING)
     assert axe_scan(page) == []
     screenshot(page, "pay-per-use-billing")
     page.get_by_role("button", name="Continue to payment").click()

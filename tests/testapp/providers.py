@@ -7,3 +7,15 @@ from payments.dummy import DummyProvider
 class RefundFailingProvider(DummyProvider):
     def refund(self, payment, amount=None):
         raise PaymentError("Refunds are unavailable at the gateway.")
+
+
+class ConfirmsThenFailsProvider(DummyProvider):
+    """A gateway that takes the money and then answers with an error (the payment is confirmed all the same)."""
+
+    def get_form(self, payment, data=None):
+        from payments import PaymentStatus
+
+        if data is not None:
+            payment.change_status(PaymentStatus.CONFIRMED)
+            raise PaymentError("The gateway failed after the sale went through.")
+        return super().get_form(payment, data)

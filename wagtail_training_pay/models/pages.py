@@ -14,7 +14,7 @@ from wagtail.models import Page
 
 from ..currencies import decimal_places, is_expressible
 from ..layout import layout_context
-from ..panels import SessionFiguresPanel
+from ..panels import PayPerUseEstimatePanel, SessionFiguresPanel
 from ..validators import validate_currency_code
 
 
@@ -131,7 +131,10 @@ class TrainingSessionPage(AbstractForm):
             heading=_("Fee and seats"),
         ),
         MultiFieldPanel(
-            [FieldRowPanel([FieldPanel("expected_participants"), FieldPanel("teleconference_participants")])],
+            [
+                FieldRowPanel([FieldPanel("expected_participants"), FieldPanel("teleconference_participants")]),
+                PayPerUseEstimatePanel(),
+            ],
             heading=_("Pay-per-use estimate"),
         ),
         InlinePanel("form_fields", heading=_("Registration questions"), label=_("question")),

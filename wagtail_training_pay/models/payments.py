@@ -4,6 +4,9 @@ from django.utils.translation import gettext_lazy as _
 from payments import PurchasedItem
 from payments.models import BasePayment
 
+#: added by ``Payment.get_failure_url`` to the return URL, passed on to the page the payer lands on
+NOT_PAID_QUERY = "result=not-paid"
+
 
 class Payment(BasePayment):
     """The concrete django-payments model.
@@ -117,7 +120,10 @@ class Payment(BasePayment):
         return self._absolute(reverse("wagtail_training_pay:payment_return", kwargs={"token": self.token}))
 
     def get_failure_url(self):
-        return self._absolute(reverse("wagtail_training_pay:payment_return", kwargs={"token": self.token}))
+        """Where a provider sends a payer who cancelled or was refused: the same return, marked as not paid, so
+        the payer is not told a payment is "being processed" when none was made."""
+        path = reverse("wagtail_training_pay:payment_return", kwargs={"token": self.token})
+        return self._absolute(f"{path}?{NOT_PAID_QUERY}")
 
     def _absolute(self, path):
         from payments.core import get_base_url

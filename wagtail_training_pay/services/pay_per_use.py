@@ -57,6 +57,8 @@ _approving = contextvars.ContextVar("wagtail_training_pay_approving", default=No
 #: Session fields the estimate is computed from.
 _ESTIMATE_FIELDS = {"duration_minutes", "expected_participants", "teleconference_participants"}
 
+JOIN_LINKS_CLOSED_ACTION = "wagtail_training_pay.join_links_closed"
+
 #: Page fields whose change in a save can make new content live.
 _LIVE_FIELDS = {"live", "live_revision", "live_revision_id", "alias_of", "alias_of_id", "started_at"}
 
@@ -176,7 +178,12 @@ def content_of(page, revision=None):
 
 def estimate_for(page, revision=None, settings=None):
     content = content_of(page, revision)
-    person_rate, teleconference_rate, minimum, currency = rates_for(content, settings)
+    return estimate_with_rates(content, rates_for(content, settings))
+
+
+def estimate_with_rates(content, rates):
+    """The estimate of a session's figures at ``rates`` (as ``rates_for`` gives them)."""
+    person_rate, teleconference_rate, minimum, currency = rates
     return estimate_session_cost(
         duration_minutes=content.duration_minutes or 0,
         expected_participants=content.expected_participants or 0,
@@ -678,6 +685,7 @@ def settle_usage_payment(payment):
     charge.status = UsageChargeStatus.PAID
     charge.paid_at = timezone.now()
     charge.save(update_fields=["status", "paid_at"])
+    _send_host_receipt(charge)
     log(
         instance=page,
         action=PAID_ACTION,
@@ -797,6 +805,34 @@ def start_session(page, user=None):
     clear_for_publication(page)
     page.save(update_fields=["started_at"], clean=False)
     log(instance=page, action=STARTED_ACTION, user=user)
+    _send_join_links(page)
+    return True
+
+
+def _send_join_links(page):
+    """Email confirmed learners their join link once the start is committed (each learner at most once)."""
+    from functools import partial
+
+    from ..tasks import enqueue, send_join_links_task
+
+    transaction.on_commit(partial(enqueue, send_join_links_task, page.pk))
+
+
+def _send_host_receipt(charge):
+    from functools import partial
+
+    from ..tasks import enqueue, send_host_receipt_task
+
+    transaction.on_commit(partial(enqueue, send_host_receipt_task, charge.pk))
+
+
+def close_join_links(page, user=None):
+    """Undo ``start_session``: the join links are hidden again (the charge that paid for them still counts)."""
+    if page.started_at is None:
+        return False
+    page.started_at = None
+    page.save(update_fields=["started_at"], clean=False)
+    log(instance=page, action=JOIN_LINKS_CLOSED_ACTION, user=user)
     return True
 
 

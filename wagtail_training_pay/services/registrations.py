@@ -18,6 +18,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from payments import PaymentError, PaymentStatus
 
 from ..conf import app_settings
@@ -225,6 +226,26 @@ def register(
         raise AlreadyRegistered(_("You are already registered for this session."), existing=existing) from None
 
 
+def full_message(session, now):
+    """Why a full session refuses a learner: plainly full, or held by learners still paying (say until when)."""
+    next_release = (
+        Registration.objects.filter(page_id=session.pk, status=RegistrationStatus.PENDING, hold_expires_at__gt=now)
+        .order_by("hold_expires_at")
+        .values_list("hold_expires_at", flat=True)
+        .first()
+    )
+    if next_release is None:
+        return _("Sorry, this session is full.")
+    minutes = max(1, -(-int((next_release - now).total_seconds()) // 60))  # rounded up
+    return ngettext(
+        "Every seat is taken, but one is held by someone who is paying. If they do not finish, it is free again "
+        "in %(minutes)d minute: please try again then.",
+        "Every seat is taken, but one is held by someone who is paying. If they do not finish, it is free again "
+        "in %(minutes)d minutes: please try again then.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
 def active_registration_for(page, email):
     """The address's active first registration for the session (the one the unique constraint is about)."""
     return Registration.objects.filter(
@@ -275,7 +296,7 @@ def _register(
     left = None if session.capacity is None else max(0, session.capacity - taken)
     if left is not None and left <= 0:
         if not site_settings.waitlist_enabled:
-            raise SessionFull(_("Sorry, this session is full."))
+            raise SessionFull(full_message(session, now))
         status = RegistrationStatus.WAITLISTED
     else:
         status = RegistrationStatus.PENDING if paid else RegistrationStatus.CONFIRMED
@@ -707,7 +728,9 @@ def _record_registration_refund(registration, amount, *, user):
     amount = remaining if amount is None else quantize_money(Decimal(amount), registration.currency)
     if amount <= 0 or amount > remaining:
         raise RefundFailed(_("The refund must be more than zero and at most what is left to refund."))
-    return money.request_refund(payment, amount, reason="Refund by an administrator", user=user)
+    movement = money.request_refund(payment, amount, reason="Refund by an administrator", user=user)
+    send_refund_notice(registration, amount)
+    return movement
 
 
 @money.on_movement_done
@@ -750,9 +773,12 @@ def cancellation_deadline(registration):
 
 
 def learner_can_cancel(registration, now=None):
+    now = now or timezone.now()
     if registration.status not in ACTIVE_STATUSES:
         return False
-    return (now or timezone.now()) < cancellation_deadline(registration)
+    if registration.status == RegistrationStatus.PENDING and registration.hold_has_expired(now):
+        return False  # nothing left to cancel: the seat is no longer held
+    return now < cancellation_deadline(registration)
 
 
 def policy_refund_amount(registration):
@@ -886,6 +912,13 @@ def resend_confirmation(registration, *, user=None):
 
 #: Emails a learner may ask for again; every other one is owed once per registration.
 REPEATABLE_EMAILS = ("manage_link",)
+
+
+def send_refund_notice(registration, amount):
+    """Tell the learner about a refund staff made, once the refund is committed."""
+    from ..tasks import enqueue, send_refund_notice_task
+
+    transaction.on_commit(partial(enqueue, send_refund_notice_task, registration.pk, str(amount)))
 
 
 def send_registration_email(registration, kind):

@@ -157,3 +157,27 @@ def form_field(context, field):
         with context.push(field=field):
             return get_template(FIELD_TEMPLATE).template.render(context)
     return field_html(field)
+
+
+@register.inclusion_tag("wagtail_training_pay/includes/language_switcher.html", takes_context=True)
+def language_switcher(context):
+    """Buttons to read the page in another of ``LANGUAGES``; nothing when the site has one language or does not
+    include ``django.conf.urls.i18n`` (Django's ``set_language`` view)."""
+    from django.conf import settings
+    from django.urls import NoReverseMatch, reverse
+    from django.utils.translation import get_language_info
+
+    request = context.get("request")
+    languages = getattr(settings, "LANGUAGES", ())
+    try:
+        action = reverse("set_language")
+    except NoReverseMatch:
+        action = None
+    if request is None or action is None or len(languages) < 2:
+        return {"languages": []}
+    current = get_language()
+    choices = []
+    for code, _name in languages:
+        info = get_language_info(code)
+        choices.append({"code": code, "name": info["name_local"], "current": code == current})
+    return {"languages": choices, "action": action, "next": request.get_full_path(), "request": request}

@@ -19,9 +19,12 @@ def _registration(token):
 
 
 def private(response):
-    """Pages reached by a secret token: never cached, and the token never leaks to another site."""
+    """Pages reached by a secret token: never cached, and the token never leaks to another site.
+
+    ``same-origin`` rather than ``no-referrer``: with ``no-referrer`` Chromium posts the page's own forms with
+    ``Origin: null``, and Django's CSRF check refuses them (the learner could not cancel nor erase)."""
     response["Cache-Control"] = "no-store, private"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -99,11 +99,13 @@ class HostGoLiveView(HostGoLiveMixin, TemplateView):
 
 
 def go_live_message(action):
+    """Translated now, in the host's admin language: a lazy message would be rendered when the response is stored,
+    after Wagtail has switched back from the host's language (a French host read English)."""
     if action == UsageChargeAction.SCHEDULE:
-        return _("Payment received: the session is scheduled.")
+        return str(_("Payment received: the session is scheduled."))
     if action == UsageChargeAction.START:
-        return _("Payment received: the session has started and its join links are on.")
-    return _("Payment received: the session is live.")
+        return str(_("Payment received: the session has started and its join links are on."))
+    return str(_("Payment received: the session is live."))
 
 
 def _locale():

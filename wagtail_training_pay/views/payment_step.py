@@ -70,10 +70,18 @@ def pay(request, token):
         return redirect("wagtail_training_pay:registration_done", token=token)
     method_form = PaymentMethodForm(payment_methods=methods, initial={"payment_method": payment.variant})
 
+    if request.method == "GET" and request.GET.get("choose") and not choosing:
+        # Back from the provider without paying: offer the methods again instead of sending the learner
+        # straight back to the same hosted page.
+        return render_step(request, registration, payment, None, method_form, retry_url=request.path)
     provider_data = request.POST if request.method == "POST" and not choosing else None
     form, redirect_to, failed = provider_step(payment, provider_data)
     if redirect_to:
         return redirect(redirect_to)
+    if failed and not registration_still_waits(registration):
+        # The gateway erred after the payment went through (settled above): the learner is registered, and
+        # "Nothing was charged" would be false. The error is logged for the administrator.
+        return redirect("wagtail_training_pay:registration_done", token=token)
     if failed:
         messages.error(
             request,
@@ -86,6 +94,17 @@ def pay(request, token):
             return redirect("wagtail_training_pay:pay", token=token)
         # A GET failed (the provider is asked on every visit): show the message here, because
         # redirecting to this step would ask the failing provider again, in a loop.
+    return render_step(
+        request,
+        registration,
+        payment,
+        form,
+        method_form if len(methods) > 1 else None,
+        retry_url=request.path if failed else None,
+    )
+
+
+def render_step(request, registration, payment, form, method_form, retry_url):
     return TemplateResponse(
         request,
         "wagtail_training_pay/payment_step.html",
@@ -94,12 +113,17 @@ def pay(request, token):
             "page": registration.page,
             "payment": payment,
             "form": form,
-            "method_form": method_form if len(methods) > 1 else None,
+            "method_form": method_form,
             "choose_method_name": CHOOSE_METHOD,
-            "retry_url": request.path if failed else None,
+            "retry_url": retry_url,
             **layout_context(),
         },
     )
+
+
+def registration_still_waits(registration):
+    registration.refresh_from_db(fields=["status"])
+    return registration.status == RegistrationStatus.PENDING
 
 
 def provider_step(payment, data):

@@ -4,7 +4,9 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from ..forms import CancelRegistrationForm, EraseDataForm
 from ..ics import registration_calendar
@@ -61,12 +63,21 @@ def manage_registration(request, token):
             "can_pay": registration.status == RegistrationStatus.PENDING
             and not registration.hold_has_expired()
             and not (current and current.pending_at_gateway),
+            "hold_expired": registration.status == RegistrationStatus.PENDING and registration.hold_has_expired(),
+            "status_label": learner_status_label(registration),
             "training_settings": page.site_settings(),
             "erase_form": EraseDataForm() if learner_can_request_erasure(registration) else None,
             **layout_context(),
         },
     )
     return private(response)
+
+
+def learner_status_label(registration):
+    """The status as the learner should read it: a pending registration whose hold expired holds nothing."""
+    if registration.status == RegistrationStatus.PENDING and registration.hold_has_expired():
+        return pgettext("registration status", "Seat hold expired")
+    return registration.get_status_display()
 
 
 def registration_calendar_file(request, token):
@@ -93,6 +104,16 @@ def registration_done(request, token):
         elif payment is not None and payment.status in service.FAILED_PAYMENT_STATUSES:
             messages.error(request, _("Your payment did not go through. Nothing was charged; you can try again."))
             return redirect("wagtail_training_pay:pay", token=token)
+        elif request.GET.get("result") == "not-paid":
+            # Back from the provider's cancel (or failure) link: nothing is being processed.
+            messages.warning(
+                request,
+                _(
+                    "You left the payment service before paying. Nothing was charged. You can pay now, "
+                    "or choose another payment method if one is offered."
+                ),
+            )
+            return redirect(reverse("wagtail_training_pay:pay", kwargs={"token": token}) + "?choose=1")
         else:
             state = "processing"
     elif registration.late_payment_refunded:

@@ -28,5 +28,5 @@ class SessionCostView(HostGoLiveView):
             pay_per_use.start_session(self.page, request.user)
         else:
             pay_per_use.publish_revision(self.page, self.revision, user=request.user)
-        messages.success(request, _("The estimate is already paid for: done."))
+        messages.success(request, str(_("The estimate is already paid for: done.")))
         return redirect(edit_url(self.page))

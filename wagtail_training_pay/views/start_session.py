@@ -1,7 +1,11 @@
-"""The host's Start session on a published session: turns the join links on, once it is paid for."""
+"""Open the join links of a published session (once it is paid for), or close them again.
+
+Named apart from the editor's "Start session", which publishes: this screen says when the session starts, so
+opening the links weeks early is a choice made knowingly, and closing them undoes it."""
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
@@ -11,26 +15,44 @@ from .pay_per_use_base import HostGoLiveMixin, cost_url, edit_url
 
 
 class StartSessionView(HostGoLiveMixin, TemplateView):
-    page_title = _("Start the live session")
     template_name = "wagtail_training_pay/admin/start_session.html"
     fixed_action = UsageChargeAction.START
 
-    def get(self, request, page_id):
+    def get_page_title(self):
         if self.page.started_at is not None:
-            messages.info(request, _("This session has already started."))
-            return redirect(edit_url(self.page))
-        if pay_per_use.needs_payment(self.page, request.user):
+            return _("Close the join links")
+        return _("Open the join links")
+
+    def get(self, request, page_id):
+        if self.page.started_at is None and pay_per_use.needs_payment(self.page, request.user):
             return redirect(cost_url(self.page, action=UsageChargeAction.START))
         return super().get(request, page_id)
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        start = self.page.start_at
+        context.update(
+            session=self.page,
+            started=self.page.started_at is not None,
+            days_until_start=(start - timezone.now()).days if start else None,
+            edit_url=edit_url(self.page),
+        )
+        return context
+
     def post(self, request, page_id):
+        if request.POST.get("join_links") == "close":
+            if pay_per_use.close_join_links(self.page, request.user):
+                messages.success(request, str(_("The join links are closed: learners no longer see them.")))
+            return redirect(edit_url(self.page))
         if not self.page.live:
-            messages.error(request, _("Publish the session before starting it."))
+            messages.error(request, str(_("Publish the session before opening its join links.")))
+            return redirect(edit_url(self.page))
+        if self.page.started_at is not None:
+            messages.info(request, str(_("The join links are already open.")))
             return redirect(edit_url(self.page))
         try:
-            started = pay_per_use.start_session(self.page, request.user)
+            pay_per_use.start_session(self.page, request.user)
         except pay_per_use.PayPerUseRequired:
             return redirect(cost_url(self.page, action=UsageChargeAction.START))
-        if started:
-            messages.success(request, _("The session has started: confirmed learners now see the join link."))
+        messages.success(request, str(_("The join links are open: confirmed learners now see them.")))
         return redirect(edit_url(self.page))

@@ -43,6 +43,6 @@ class UsageBillingView(HostGoLiveView):
                 variant=form.cleaned_data["variant"],
             )
         except pay_per_use.NothingToPay:
-            messages.info(request, _("The estimate is already paid for."))
+            messages.info(request, str(_("The estimate is already paid for.")))
             return redirect(cost_url(self.page, revision=self.revision, action=self.go_live))
         return redirect(reverse("wagtail_training_pay_usage:usage_payment", kwargs={"token": payment.token}))

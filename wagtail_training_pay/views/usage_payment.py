@@ -64,7 +64,7 @@ class UsagePaymentView(WagtailAdminTemplateMixin, TemplateView):
             return redirect(str(exc))
         except PROVIDER_ERRORS as exc:
             logger.error("Payment provider failed on host payment %s: %s", self.payment.pk, exc)
-            messages.error(request=self.request, message=getattr(exc, "payer_message", None) or PROVIDER_FAILED)
+            messages.error(request=self.request, message=str(getattr(exc, "payer_message", None) or PROVIDER_FAILED))
             charge = self.payment.usage_charge
             return redirect(cost_url(charge.page, revision=charge.revision, action=charge.action))
         amount = money(self.payment.total, self.payment.currency)

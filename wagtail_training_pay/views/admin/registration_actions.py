@@ -236,7 +236,7 @@ class RegistrationActionView(WagtailAdminTemplateMixin, FormView):
         if not (permissions.can_view_registrations(request.user) and self.action.user_may(request.user)):
             raise PermissionDenied
         if not self.action.applies_to(self.registration):
-            messages.error(request, _("This action does not apply to this registration any more."))
+            messages.error(request, str(_("This action does not apply to this registration any more.")))
             return redirect(self.inspect_url)
         return super().dispatch(request, *args, **kwargs)
 
@@ -281,7 +281,7 @@ class RegistrationActionView(WagtailAdminTemplateMixin, FormView):
         except action_errors() as exc:
             form.add_error(None, _("It could not be done: %(reason)s") % {"reason": str(exc)})
             return self.form_invalid(form)
-        messages.success(self.request, self.action.success_text(self.registration, refunded))
+        messages.success(self.request, str(self.action.success_text(self.registration, refunded)))
         return redirect(self.inspect_url)
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -65,6 +66,10 @@ DRAFT = {
 }
 
 
+def demo_url():
+    return getattr(settings, "DEMO_URL", "http://127.0.0.1:8000")
+
+
 class Command(BaseCommand):
     help = "Create (once) the demo training site and an admin account whose credentials are printed."
 
@@ -77,8 +82,11 @@ class Command(BaseCommand):
         self.session(index, DRAFT, publish=False)
         self.configure_settings(index)
         self.admin_account()
-        self.stdout.write(self.style.SUCCESS("Demo content ready at http://127.0.0.1:8000/"))
-        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  user: {ADMIN_USERNAME}  password: {ADMIN_PASSWORD}")
+        base = demo_url()
+        self.stdout.write(self.style.SUCCESS(f"Demo content ready at {base}/"))
+        self.stdout.write(f"Admin: {base}/admin/  user: {ADMIN_USERNAME}  password: {ADMIN_PASSWORD}")
+        if getattr(settings, "EMAIL_FILE_PATH", None) and settings.EMAIL_BACKEND == "demo.mail.EmlFolderBackend":
+            self.stdout.write(f"Emails the demo sends are written as .eml files to {settings.EMAIL_FILE_PATH}")
 
     def index_page(self):
         index = TrainingIndexPage.objects.filter(slug="training").first()
@@ -92,11 +100,11 @@ class Command(BaseCommand):
             )
             root.add_child(instance=index)
             index.save_revision().publish()
+        # The Site's address makes every absolute link (emails, .ics files): it follows HOST and PORT.
         if site is None:
-            Site.objects.create(hostname="localhost", port=80, root_page=index, is_default_site=True)
-        elif site.root_page_id != index.pk:
-            site.root_page = index
-            site.save()
+            site = Site(is_default_site=True, site_name=settings.WAGTAIL_SITE_NAME)
+        site.hostname, site.port, site.root_page = settings.DEMO_HOST, settings.DEMO_PORT, index
+        site.save()
         return index
 
     def session(self, index, spec, publish):

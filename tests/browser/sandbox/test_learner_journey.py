@@ -1,0 +1,148 @@
+"""A learner's whole journey on the demo as `make demo` serves it (sandbox settings and URLs), in English and French.
+
+Every form the learner sees is submitted and the test reads what the learner then sees: register, pay, the
+email's link, cancel, download the data, erase it, switch language.
+"""
+
+import json
+import re
+
+import pytest
+
+from ..learner_steps import fill_in_registration, pay_with_the_dummy_provider
+from .conftest import body_of
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SESSION_TITLE = "Django for archivists"
+
+
+def assert_accessible(page, axe_scan):
+    assert axe_scan(page) == [], page.url
+
+
+def links_in(text):
+    return re.findall(r"https?://[^\s\"<>]+", text)
+
+
+def register_and_pay(page, sandbox, email, *, register_button, first_name="Ada"):
+    page.goto(sandbox.url + "/")
+    page.locator(".wtp-card", has_text=SESSION_TITLE).get_by_role("link", name=SESSION_TITLE).click()
+    fill_in_registration(page, email=email, first_name=first_name)
+    page.locator("#id_experience_level").select_option(index=1)
+    page.get_by_role("button", name=register_button).click()
+    page.wait_for_url(re.compile(r"/pay/$"))
+
+
+def test_a_learner_pays_cancels_downloads_and_erases_in_english(sandbox, sandbox_page, axe_scan, sandbox_screenshot):
+    page = sandbox_page(locale="en-GB")
+    register_and_pay(page, sandbox, "ada.en@example.com", register_button="Register and pay")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", level=1).inner_text() == "Payment"
+    assert_accessible(page, axe_scan)
+
+    # The demo's dummy form starts on a successful payment: a newcomer just presses Pay.
+    assert page.locator("#id_status").input_value() == "confirmed"
+    page.locator("form.wtp-provider-form").get_by_role("button", name="Pay").click()
+    page.wait_for_load_state()
+    # The provider sends the browser back to the demo's own port, not 8000.
+    assert page.url.startswith(sandbox.url + "/training/registration/")
+    assert page.get_by_role("heading", level=1).inner_text() == "You are registered"
+    assert_accessible(page, axe_scan)
+
+    [confirmation] = sandbox.emails(to="ada.en@example.com")
+    text = body_of(confirmation)
+    manage_link = next(link for link in links_in(text) if "/training/registration/" in link)
+    assert manage_link.startswith(sandbox.url + "/training/registration/"), text
+    for link in links_in(text) + links_in(body_of(confirmation, "html")):
+        assert link.startswith(sandbox.url) or "example.com" in link, link
+    calendar = next(part for part in confirmation.iter_attachments() if part.get_filename() == "session.ics")
+    assert f"URL:{sandbox.url}/" in calendar.get_content().replace("\r\n ", "")
+
+    # The link in the email opens the manage page, where the learner cancels.
+    page.goto(manage_link)
+    assert page.get_by_role("heading", level=1).inner_text() == "Your registration"
+    assert_accessible(page, axe_scan)
+    cancel = page.locator("section.wtp-cancel")
+    cancel.get_by_role("checkbox", name="Yes, cancel my registration").check()
+    cancel.get_by_role("button", name="Cancel my registration").click()
+    page.wait_for_load_state()
+    assert "Your registration is cancelled." in page.locator(".wtp-messages").inner_text()
+    assert page.locator(".wtp-status").inner_text() == "Status: Cancelled"
+    assert page.locator("section.wtp-cancel").count() == 0
+    sandbox_screenshot(page, "sandbox-manage-cancelled")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download my data (JSON)").click()
+    data = json.loads(open(download.value.path(), encoding="utf-8").read())
+    assert "ada.en@example.com" in json.dumps(data)
+
+    my_data = page.locator("section.wtp-my-data")
+    my_data.get_by_role("checkbox", name="Yes, erase my personal data").check()
+    my_data.get_by_role("button", name="Erase my personal data").click()
+    page.wait_for_load_state()
+    assert "Your personal data is erased." in page.locator(".wtp-messages").inner_text()
+    assert "ada.en@example.com" not in page.content()
+    assert_accessible(page, axe_scan)
+
+
+def test_a_french_browser_gets_french_from_the_session_page_to_the_manage_page(
+    sandbox, sandbox_page, axe_scan, sandbox_screenshot
+):
+    page = sandbox_page(locale="fr-FR")
+    page.goto(sandbox.url + "/")
+    # Accept-Language: fr sends the browser to the French pages.
+    assert page.url == sandbox.url + "/fr/"
+    assert page.locator("html").get_attribute("lang") == "fr"
+    register_and_pay(page, sandbox, "ada.fr@example.com", register_button="S’inscrire et payer")
+    assert page.url.startswith(sandbox.url + "/fr/training/registration/")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.get_by_role("heading", level=1).inner_text() == "Paiement"
+    assert_accessible(page, axe_scan)
+    sandbox_screenshot(page, "sandbox-payment-step-fr")
+
+    pay_with_the_dummy_provider(page)
+    assert page.url.startswith(sandbox.url + "/fr/training/registration/")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.get_by_role("heading", level=1).inner_text() == "Vous êtes inscrit"
+    assert_accessible(page, axe_scan)
+    sandbox_screenshot(page, "sandbox-confirmation-fr")
+
+    [confirmation] = sandbox.emails(to="ada.fr@example.com")
+    assert confirmation["Subject"].strip() == f"Inscription confirmée : {SESSION_TITLE}"
+    manage_link = next(link for link in links_in(body_of(confirmation)) if "/training/registration/" in link)
+    assert manage_link.startswith(sandbox.url + "/fr/training/registration/")
+
+    # The email's link opens the French manage page, even in a browser that prefers English.
+    page = sandbox_page(locale="en-GB")
+    page.goto(manage_link)
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.get_by_role("heading", level=1).inner_text() == "Votre inscription"
+    assert_accessible(page, axe_scan)
+    cancel = page.locator("section.wtp-cancel")
+    cancel.get_by_role("checkbox", name="Oui, annuler mon inscription").check()
+    cancel.get_by_role("button", name="Annuler mon inscription").click()
+    page.wait_for_load_state()
+    assert "Votre inscription est annulée." in page.locator(".wtp-messages").inner_text()
+    assert page.locator(".wtp-status").inner_text() == "Statut : Annulée"
+    sandbox_screenshot(page, "sandbox-manage-cancelled-fr")
+
+    my_data = page.locator("section.wtp-my-data")
+    my_data.get_by_role("checkbox", name="Oui, effacer mes données personnelles").check()
+    my_data.get_by_role("button", name="Effacer mes données personnelles").click()
+    page.wait_for_load_state()
+    assert "Vos données personnelles sont effacées." in page.locator(".wtp-messages").inner_text()
+
+    # The language switcher: English, on the same page, and it stays English.
+    page.locator(".wtp-language-switcher").get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    assert not page.url.startswith(sandbox.url + "/fr/")
+    assert "/training/registration/" in page.url
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", level=1).inner_text() == "Your registration"
+    page.goto(sandbox.url + "/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.locator(".wtp-language-switcher").get_by_role("button", name="Français").click()
+    page.wait_for_load_state()
+    assert page.url == sandbox.url + "/fr/"
+    assert page.locator("html").get_attribute("lang") == "fr"
