@@ -154,7 +154,8 @@ def test_an_override_of_the_plugins_layout_in_the_old_way_is_reported(tmp_path, 
     old_way = tmp_path / "wagtail_training_pay" / "base.html"
     old_way.write_text('{% extends "testapp/stock_base.html" %}{% block content %}{% endblock %}')
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
-    assert [m.id for m in run_checks() if m.id.startswith("wagtail_training_pay.W00")] == ["wagtail_training_pay.W004"]
+    reported = [m.id for m in run_checks() if m.id.startswith("wagtail_training_pay.W00") and not m.is_silenced()]
+    assert reported == ["wagtail_training_pay.W004"]
     old_way.write_text(
         '{% extends "testapp/stock_base.html" %}{% block content %}{% block training_content %}{% endblock %}'
         "{% endblock %}"
