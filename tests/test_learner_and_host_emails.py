@@ -144,3 +144,21 @@ def test_the_host_gets_one_receipt_per_paid_charge(
     assert "Grace Hopper, 1 Navy Yard, 75001 Paris, France" in message.body
     assert emails.deliver_host_receipt(charge.pk) is False
     assert len(mail.outbox) == 1
+
+
+def test_a_refund_the_gateway_refuses_tells_the_learner_nothing(confirmed, admin_user, commit, monkeypatch):
+    """The notice follows the refund's record: sent once the gateway did it, never when it only was asked."""
+    from payments.dummy import DummyProvider
+
+    from wagtail_training_pay.models import MoneyMovement, MovementKind, MovementState
+    from wagtail_training_pay.providers.base import GatewayRefused
+
+    def refuse(self, payment, amount=None):
+        raise GatewayRefused("Refund refused", code="105")
+
+    monkeypatch.setattr(DummyProvider, "refund", refuse)
+    with pytest.raises(service.RefundFailed):
+        commit(service.refund_registration, reload_registration(confirmed), Decimal("10.00"), user=admin_user)
+    refund = MoneyMovement.objects.get(payment__registration=confirmed, kind=MovementKind.REFUND)
+    assert refund.state == MovementState.FAILED
+    assert mail.outbox == []

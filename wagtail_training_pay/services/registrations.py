@@ -728,15 +728,23 @@ def _record_registration_refund(registration, amount, *, user):
     amount = remaining if amount is None else quantize_money(Decimal(amount), registration.currency)
     if amount <= 0 or amount > remaining:
         raise RefundFailed(_("The refund must be more than zero and at most what is left to refund."))
-    movement = money.request_refund(payment, amount, reason="Refund by an administrator", user=user)
-    send_refund_notice(registration, amount)
-    return movement
+    return money.request_refund(payment, amount, reason=ADMIN_REFUND_REASON, user=user)
+
+
+#: The reason recorded on refunds staff make from the admin; the learner is told once such a refund is done.
+ADMIN_REFUND_REASON = "Refund by an administrator"
 
 
 @money.on_movement_done
 def _refund_done(payment, movement):
-    """A confirmed registration whose paying payment was refunded in full gives up its seat."""
-    if movement.kind != MovementKind.REFUND or not payment.registration_id or payment.captured_amount > 0:
+    """A refund staff made is told to the learner once the gateway did it (not when it is only asked for, since
+    the gateway may refuse it); a confirmed registration whose paying payment was refunded in full gives up
+    its seat."""
+    if movement.kind != MovementKind.REFUND or not payment.registration_id:
+        return
+    if movement.reason == ADMIN_REFUND_REASON:
+        send_refund_notice(payment.registration, movement.amount)
+    if payment.captured_amount > 0:
         return
     Registration.objects.filter(
         pk=payment.registration_id, paid_by_id=payment.pk, status=RegistrationStatus.CONFIRMED
@@ -915,7 +923,7 @@ REPEATABLE_EMAILS = ("manage_link",)
 
 
 def send_refund_notice(registration, amount):
-    """Tell the learner about a refund staff made, once the refund is committed."""
+    """Tell the learner about a refund staff made, once the refund is done and committed."""
     from ..tasks import enqueue, send_refund_notice_task
 
     transaction.on_commit(partial(enqueue, send_refund_notice_task, registration.pk, str(amount)))
