@@ -19,14 +19,15 @@ pytestmark = [
 ]
 
 
-def sweep_twice_at_once():
+def sweep_twice_at_once(now=None):
+    """Two sweepers started together, each on its own connection (PostgreSQL); returns their counts."""
     barrier = threading.Barrier(2)
     results, errors = [], []
 
     def sweeper():
         try:
             barrier.wait(timeout=10)
-            results.append(check_stale_payments())
+            results.append(check_stale_payments(now=now))
         except Exception as exc:  # noqa: BLE001 - asserted on below
             errors.append(exc)
         finally:

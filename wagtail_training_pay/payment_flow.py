@@ -28,6 +28,9 @@ from payments.core import provider_factory
 
 logger = logging.getLogger(__name__)
 
+#: ``Payment.message`` of a payment the gateway holds in another amount (both providers write it).
+AMOUNT_MISMATCH = "Amount mismatch"
+
 #: relation name on Payment ("registration", "usage_charge") -> settler(payment)
 _settlers = {}
 #: relation name -> return_url(payment): where the payer's browser goes after the provider
@@ -82,7 +85,9 @@ def flag_amount_mismatch(payment):
 
     from .services.money import flag_payment
 
-    if payment.status == PaymentStatus.ERROR and "mismatch" in (payment.message or "").lower():
+    # Exactly the providers' message: RESULT 133 ("Data mismatch in HTTP retry request", a retyped card after a
+    # timeout) is a failed attempt, not money held in another amount.
+    if payment.status == PaymentStatus.ERROR and (payment.message or "").startswith(AMOUNT_MISMATCH):
         if not payment.needs_attention:
             flag_payment(payment, "The gateway holds another amount than the payment", payment.message)
 

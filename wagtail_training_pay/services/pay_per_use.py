@@ -31,7 +31,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from payments import PaymentStatus
@@ -663,6 +663,7 @@ def settle_usage_payment(payment):
     charges = UsageCharge.objects.select_for_update(of=("self",)).select_related("revision", "payer")
     charge = charges.get(pk=payment.usage_charge_id)
     if charge.status != UsageChargeStatus.PENDING:
+        _refund_if_late(page, charge, payment)
         return
     if page is None and payment.status == PaymentStatus.CONFIRMED:
         # The session was deleted while its host paid: nothing to make live, give the money back.
@@ -696,6 +697,37 @@ def settle_usage_payment(payment):
     go_live(page, charge)
 
 
+def _refund_if_late(page, charge, payment):
+    """A payment the gateway took after its charge was settled otherwise: its page or checkout was paid after the
+    site gave it up (``failed`` after a timeout or a retyped card, ``cancelled``), or after another payment paid
+    the charge. Nothing needs it: all it holds is refunded at once, once (``still_held`` counts the refunds
+    already asked for), logged on the session, and the host's payment page says so."""
+    from ..models import UsageChargeStatus
+    from .money import still_held
+
+    if payment.status != PaymentStatus.CONFIRMED:
+        return False
+    if charge.status == UsageChargeStatus.PAID and not _another_payment_paid(charge, payment):
+        return False  # this payment is what paid the charge
+    if still_held(payment) <= 0:
+        return False
+    logger.warning(
+        "Host payment %s reached the gateway after charge %s was %s; refunding it.", payment.pk, charge.pk, charge.status
+    )
+    return _give_back(page, charge, payment, late=True)
+
+
+def _another_payment_paid(charge, payment):
+    """Whether payments of ``charge`` other than ``payment`` already hold its amount (or it was paid by hand)."""
+    from ..models import Payment
+
+    others = Payment.objects.filter(usage_charge=charge, status=PaymentStatus.CONFIRMED).exclude(pk=payment.pk)
+    if not others.exists():
+        return False
+    held = others.aggregate(total=Sum("captured_amount"))["total"] or Decimal("0")
+    return held >= charge.amount
+
+
 def _refund_surplus(page, charge, payment, status):
     """Give back a payment the session does not need; a refused refund is retried by ``check_stale_payments``."""
     charge.status = status
@@ -703,7 +735,11 @@ def _refund_surplus(page, charge, payment, status):
     _give_back(page, charge, payment)
 
 
-def _give_back(page, charge, payment):
+#: The reason of the refund movement of a host payment nobody needs (the sweeper retries those refused).
+NOT_NEEDED_REASON = "Host payment not needed"
+
+
+def _give_back(page, charge, payment, *, late=False):
     """Record the refund of all a locked, confirmed host payment still holds and log it; it is sent after the
     commit (services/money.py). Returns whether a refund was recorded."""
     from .money import request_refund, still_held
@@ -711,22 +747,20 @@ def _give_back(page, charge, payment):
     amount = still_held(payment)
     refunded = False
     if amount > 0:
-        request_refund(payment, amount, reason="Host payment not needed")
+        request_refund(payment, amount, reason=NOT_NEEDED_REASON)
         refunded = True
     if page is None:
         return refunded
-    log(
-        instance=page,
-        action=REFUNDED_ACTION,
-        user=charge.payer,
-        data={
-            "charge": charge.pk,
-            "payment": payment.pk,
-            "amount": str(amount),
-            "currency": payment.currency,
-            "refunded": refunded,
-        },
-    )
+    data = {
+        "charge": charge.pk,
+        "payment": payment.pk,
+        "amount": str(amount),
+        "currency": payment.currency,
+        "refunded": refunded,
+    }
+    if late:
+        data["late"] = True
+    log(instance=page, action=REFUNDED_ACTION, user=charge.payer, data=data)
     return refunded
 
 
@@ -734,17 +768,25 @@ def unrefunded_surplus_payments():
     """Confirmed host payments of charges that were cancelled or failed, not refunded yet (for the sweeper)."""
     from django.db.models import Exists, OuterRef
 
-    from ..models import MoneyMovement, MovementKind, Payment, UsageChargeStatus
+    from ..models import MoneyMovement, MovementKind, MovementState, Payment, UsageChargeStatus
     from ..models.money import OPEN_MOVEMENT_STATES
 
     open_refund = MoneyMovement.objects.filter(
         payment=OuterRef("pk"), kind=MovementKind.REFUND, state__in=OPEN_MOVEMENT_STATES
     )
-    return Payment.objects.filter(
-        status=PaymentStatus.CONFIRMED,
-        captured_amount__gt=0,
-        usage_charge__status__in=[UsageChargeStatus.CANCELLED, UsageChargeStatus.FAILED],
-    ).exclude(Exists(open_refund))
+    # A late payment of a paid charge has no charge status of its own to say it is not needed: its refused
+    # refund (a failed "not needed" refund movement) does.
+    refused_not_needed = MoneyMovement.objects.filter(
+        payment=OuterRef("pk"), kind=MovementKind.REFUND, state=MovementState.FAILED, reason=NOT_NEEDED_REASON
+    )
+    return (
+        Payment.objects.filter(status=PaymentStatus.CONFIRMED, captured_amount__gt=0, usage_charge__isnull=False)
+        .filter(
+            Q(usage_charge__status__in=[UsageChargeStatus.CANCELLED, UsageChargeStatus.FAILED])
+            | Q(Exists(refused_not_needed))
+        )
+        .exclude(Exists(open_refund))
+    )
 
 
 def retry_surplus_refunds():
@@ -867,3 +909,10 @@ def payment_return_url(payment):
     from django.urls import reverse
 
     return reverse("wagtail_training_pay_usage:payment_result", kwargs={"token": payment.token})
+
+
+def not_needed_refund(payment):
+    """The refund movement of a host payment nobody needed (late, or a second payment), if any: the newest."""
+    from ..models import MovementKind
+
+    return payment.movements.filter(kind=MovementKind.REFUND, reason=NOT_NEEDED_REASON).order_by("-pk").first()

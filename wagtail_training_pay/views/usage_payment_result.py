@@ -5,7 +5,8 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from payments import PaymentStatus
 
-from ..models import UsageChargeStatus
+from ..models import MovementState, UsageChargeStatus
+from ..services.pay_per_use import not_needed_refund
 from .pay_per_use_base import cost_url, edit_url, go_live_message
 from .usage_payment import host_payment
 
@@ -15,6 +16,18 @@ def usage_payment_result(request, token):
     charge = payment.usage_charge
     page = charge.page
     back_to_cost = cost_url(page, revision=charge.revision, action=charge.action)
+    late = charge.status in (UsageChargeStatus.PAID, UsageChargeStatus.FAILED)
+    refund = not_needed_refund(payment) if late else None
+    if refund is not None:
+        # Paid at the gateway after the site gave the payment up, or after another payment paid the session.
+        if refund.state == MovementState.DONE:
+            messages.info(request, _("This payment reached us when it was no longer needed; it is refunded."))
+        else:
+            messages.warning(
+                request,
+                _("This payment reached us when it was no longer needed; the site’s staff will refund it."),
+            )
+        return redirect(edit_url(page))
     if charge.status == UsageChargeStatus.PAID:
         messages.success(request, go_live_message(charge.action))
         return redirect(edit_url(page))
