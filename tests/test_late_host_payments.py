@@ -145,3 +145,37 @@ def test_a_host_paypal_payment_whose_answer_was_lost_and_paid_by_card_meanwhile_
     assert sum(express_holdings(nvp_simulator).values()) == 0
     assert sum(payflow_holdings(payflow_simulator).values()) == paid.total
     assert [m.reason for m in lost.movements.filter(kind="refund")] == [pay_per_use.NOT_NEEDED_REASON]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_sweepers_at_once_refund_a_late_host_payment_once_even_when_the_refunds_answer_is_lost(
+    draft_session, client, admin_user, payflow_simulator, nvp_simulator
+):
+    """Two sweepers find the late card payment together; the credit's answers are lost (the gateway did refund).
+    The next two sweepers together resend it with its key: recorded once, refunded once."""
+    from .test_stale_payments_concurrency import sweep_twice_at_once
+
+    client.force_login(admin_user)
+    failed = card_fails_after_a_lost_sale(client, draft_session, payflow_simulator)
+    pays_with_paypal(client, draft_session)
+    # The inquiries (one per card attempt) answer; the credit reaches the gateway but its three answers are lost.
+    payflow_simulator.faults.inject("pass", "pass", "timeout", "timeout", "timeout")
+
+    first = sweep_twice_at_once(now=timezone.now() + LATER)
+
+    assert sum(result["checked"] for result in first) == 1
+    (refund,) = Payment.objects.get(pk=failed.pk).movements.filter(kind="refund")
+    assert refund.state == "unknown"
+    assert sum(payflow_holdings(payflow_simulator).values()) == 0  # the gateway did refund
+
+    second = sweep_twice_at_once(now=timezone.now() + LATER + timedelta(minutes=5))
+
+    assert sum(result["movements_done"] for result in second) == 1
+    refund.refresh_from_db()
+    failed.refresh_from_db()
+    assert refund.state == "done"
+    assert (failed.status, failed.refunded_amount) == (PaymentStatus.REFUNDED, failed.total)
+    assert len([entry for entry in payflow_simulator.entries("C") if not entry["duplicate"]]) == 1
+    assert payflow_simulator.request_ids.count(refund.idempotency_key) == 4  # 3 lost tries + the resend
+    assert len(late_refund_log(draft_session)) == 1
