@@ -18,6 +18,7 @@ PERMISSIONS = {
     "payments": "wagtail_training_pay.view_payment",
     "change": "wagtail_training_pay.change_registration",
     "refund": "wagtail_training_pay.refund_registration",
+    "settle_payments": "wagtail_training_pay.change_payment",
     "edit_pages": None,  # page permissions, given on the tree below
 }
 

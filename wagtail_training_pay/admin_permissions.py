@@ -20,6 +20,8 @@ permission                                          what it opens
                                                     move a learner in from the waiting list
 ``wagtail_training_pay.refund_registration``        refund a registration (in full or in part), cancel
                                                     with a refund
+``wagtail_training_pay.change_payment``             mark a payment that needs attention settled, with a
+                                                    note (with ``view_payment``; docs/money.md)
 ==================================================  ===================================================
 
 Superusers hold them all.
@@ -50,3 +52,8 @@ def can_change_registrations(user):
 
 def can_refund(user):
     return can_view_registrations(user) and can_view_money(user) and _has(user, "refund_registration")
+
+
+def can_settle_payments(user):
+    """Mark a payment's disagreement with the gateway settled by hand (docs/money.md, "Needs attention")."""
+    return can_view_money(user) and _has(user, "change_payment")

@@ -9,6 +9,7 @@ from django.contrib.admin.utils import quote
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.functional import cached_property
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,7 @@ from ... import admin_permissions as permissions
 from ...models import Payment
 from ...reporting import attention_conditions
 from .common import FormulaSafeExportMixin, MoneyColumn, format_money
+from .payment_attention import SETTLED_ACTION, SettlePaymentView
 from .registrations import FRAUD_STATUS_LABELS, PAYMENT_STATUS_LABELS, _ExportRows, local_naive
 
 KIND_CHOICES = [
@@ -91,6 +93,16 @@ def paid_for(payment):
     if payment.usage_charge_id:
         return _("%(session)s (host)") % {"session": payment.usage_charge.session_label}
     return payment.description
+
+
+def movements_table(payment):
+    """Every money movement of the payment: what was asked of the gateway, when, and what it answered."""
+    from django.template.loader import render_to_string
+
+    movements = payment.movements.select_related("requested_by").order_by("created_at", "pk")
+    return render_to_string(
+        "wagtail_training_pay/admin/payment_movements.html", {"movements": movements, "currency": payment.currency}
+    )
 
 
 def payment_label(payment):
@@ -190,6 +202,7 @@ class PaymentInspectView(InspectView):
         fields = ["variant", "status", "fraud_status", "fraud_message", "total", "captured_amount"]
         fields += ["refunded_amount", "currency", "transaction_id", "message", "created", "modified"]
         fields += ["registration", "usage_charge", "needs_attention", "gateway_answer", "movements"]
+        fields += ["settled_by_hand"]
         if permissions.can_view_personal_data(self.request.user):
             fields += ["billing_first_name", "billing_last_name", "billing_email", "billing_city"]
             fields += ["billing_country_code"]
@@ -224,25 +237,40 @@ class PaymentInspectView(InspectView):
     def get_needs_attention_display_value(self):
         if not self.object.needs_attention:
             return _("No: the site and the gateway agree.")
-        return _("%(reason)s (since %(since)s)") % {
+        text = _("%(reason)s (since %(since)s)") % {
             "reason": self.object.needs_attention,
             "since": date_format(localtime(self.object.attention_since), "DATETIME_FORMAT")
             if self.object.attention_since
             else "—",
         }
+        if not permissions.can_settle_payments(self.request.user):
+            return text
+        url = reverse("training_payments:settle", args=[self.object.pk])
+        return format_html('{} <a class="button button-small" href="{}">{}</a>', text, url, _("Mark as settled"))
 
     def get_gateway_answer_display_value(self):
         return self.object.gateway_answer or "—"
 
     def get_movements_display_value(self):
-        """Every money movement of the payment: what was asked of the gateway, when, and what it answered."""
-        from django.template.loader import render_to_string
+        return movements_table(self.object)
 
-        movements = self.object.movements.select_related("requested_by").order_by("created_at", "pk")
-        return render_to_string(
-            "wagtail_training_pay/admin/payment_movements.html",
-            {"movements": movements, "currency": self.object.currency},
+    def get_field_label(self, field_name, field):
+        if field_name == "settled_by_hand":
+            return _("Settled by hand")
+        return super().get_field_label(field_name, field)
+
+    def get_settled_by_hand_display_value(self):
+        """Disagreements administrators marked settled: who, when, the reason it had and their note."""
+        from django.template.loader import render_to_string
+        from wagtail.models import ModelLogEntry
+
+        entries = (
+            ModelLogEntry.objects.for_instance(self.object)
+            .filter(action=SETTLED_ACTION)
+            .select_related("user")
+            .order_by("timestamp", "pk")
         )
+        return render_to_string("wagtail_training_pay/admin/payment_settled.html", {"entries": entries})
 
     def get_usage_charge_display_value(self):
         return paid_for(self.object) if self.object.usage_charge_id else "—"
@@ -274,8 +302,9 @@ class PaymentViewSet(ModelViewSet):
             path("", self.index_view, name="index"),
             path("results/", self.index_results_view, name="index_results"),
             path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+            path("settle/<int:pk>/", SettlePaymentView.as_view(), name="settle"),
         ]
 
     def get_permissions_to_register(self):
-        # Payments come from providers; the admin only views them.
-        return super().get_permissions_to_register().filter(codename="view_payment")
+        # Payments come from providers; the admin views them, and "change" marks a disagreement settled.
+        return super().get_permissions_to_register().filter(codename__in=["view_payment", "change_payment"])
