@@ -3,7 +3,6 @@ session, is refunded once, logged on the session, and the host is told; through 
 real providers against the simulators."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone

@@ -712,7 +712,10 @@ def _refund_if_late(page, charge, payment):
     if still_held(payment) <= 0:
         return False
     logger.warning(
-        "Host payment %s reached the gateway after charge %s was %s; refunding it.", payment.pk, charge.pk, charge.status
+        "Host payment %s reached the gateway after charge %s was %s; refunding it.",
+        payment.pk,
+        charge.pk,
+        charge.status,
     )
     return _give_back(page, charge, payment, late=True)
 

@@ -9,8 +9,8 @@ from django.contrib.admin.utils import quote
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
