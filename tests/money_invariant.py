@@ -179,6 +179,29 @@ def money_disagreements(simulators=(), *, sweeper_pending_ok=False):
                     f"registration {registration.pk} ({registration.status}): payment {payment.pk} pays for "
                     f"nothing and still holds {payment.captured_amount - pending}"
                 )
+    problems.extend(_host_disagreements(sweeper_pending_ok))
+    return problems
+
+
+def _host_disagreements(sweeper_pending_ok):
+    """A usage charge's payments hold at most its amount when it is paid, nothing otherwise: a host's late or
+    second payment is refunded (issue 14)."""
+    from wagtail_training_pay.models import UsageCharge, UsageChargeStatus
+    from wagtail_training_pay.models.money import OPEN_MOVEMENT_STATES
+
+    problems = []
+    for charge in UsageCharge.objects.prefetch_related("payments").order_by("pk"):
+        allowed = charge.amount if charge.status == UsageChargeStatus.PAID else Decimal(0)
+        held = Decimal(0)
+        for payment in charge.payments.all():
+            if payment.needs_attention or (sweeper_pending_ok and _sweeper_will_ask(payment)):
+                continue
+            pending = payment.movements.filter(kind="refund", state__in=OPEN_MOVEMENT_STATES).aggregate(
+                total=Sum("amount")
+            )["total"] or Decimal(0)
+            held += payment.captured_amount - pending
+        if held > allowed:
+            problems.append(f"usage charge {charge.pk} ({charge.status}): its payments hold {held}, at most {allowed}")
     return problems
 
 
