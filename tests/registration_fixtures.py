@@ -34,3 +34,18 @@ def sweep(django_capture_on_commit_callbacks):
             return check_stale_payments()
 
     return run
+
+
+@pytest.fixture
+def paid_by_card(learner_client, paid_session, training_settings, payflow_simulator):
+    """A learner registered and paid by card typed on the site (Payflow Pro direct, against the simulator)."""
+    from tests.registration_helpers import card_data, offer_methods, pay_step, register, registration_for
+    from wagtail_training_pay.models import RegistrationStatus
+
+    offer_methods(training_settings, **{"payflow-direct": "Card"})
+    register(learner_client, paid_session, payment_method="payflow-direct")
+    registration = registration_for()
+    learner_client.post(pay_step(registration), card_data())
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.CONFIRMED
+    return registration

@@ -178,3 +178,53 @@ def test_two_sweepers_at_once_refund_a_late_host_payment_once_even_when_the_refu
     assert len([entry for entry in payflow_simulator.entries("C") if not entry["duplicate"]]) == 1
     assert payflow_simulator.request_ids.count(refund.idempotency_key) == 4  # 3 lost tries + the resend
     assert len(late_refund_log(draft_session)) == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("crash_point", ["before_gateway", "after_gateway"])
+def test_a_sweeper_killed_with_sigkill_around_the_late_refund_leaves_it_to_the_next_sweep_once(
+    draft_session, client, admin_user, payflow_simulator, nvp_simulator, gateway_variants, crash_point
+):
+    """kill -9 of the sweeper's process after the refund's record was committed, before the gateway was asked or
+    after it refunded: the movement stays "sent"; the next sweep sends it again with its key, refunded once."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    client.force_login(admin_user)
+    failed = card_fails_after_a_lost_sale(client, draft_session, payflow_simulator)
+    pays_with_paypal(client, draft_session)
+    settings_dict = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+        f"{settings_dict['NAME']}",
+        "WTP_PAYMENT_VARIANTS": json.dumps(gateway_variants),
+    }
+    killed = subprocess.run(
+        [sys.executable, "-m", "tests.killed_sweeper", crash_point, str(int(LATER.total_seconds() // 60))],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    (refund,) = Payment.objects.get(pk=failed.pk).movements.filter(kind="refund")
+    assert refund.state == "sent"  # committed before the gateway was asked
+    credits = [entry for entry in payflow_simulator.entries("C") if not entry["duplicate"]]
+    assert len(credits) == (1 if crash_point == "after_gateway" else 0)
+
+    counts = check_stale_payments(now=timezone.now() + LATER + timedelta(minutes=5))
+
+    assert counts["movements_done"] == 1
+    refund.refresh_from_db()
+    failed.refresh_from_db()
+    assert refund.state == "done"
+    assert (failed.status, failed.refunded_amount) == (PaymentStatus.REFUNDED, failed.total)
+    assert len([entry for entry in payflow_simulator.entries("C") if not entry["duplicate"]]) == 1
+    assert len(late_refund_log(draft_session)) == 1

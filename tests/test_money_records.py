@@ -167,17 +167,6 @@ def lost_refund_answer(payflow_simulator, registration, admin_user):
         refund_registration(registration, Decimal("20.00"), user=admin_user)
 
 
-@pytest.fixture
-def paid_by_card(learner, paid_session, training_settings, payflow_simulator):
-    offer_methods(training_settings, **{"payflow-direct": "Card"})
-    register(learner, paid_session, payment_method="payflow-direct")
-    registration = registration_for()
-    learner.post(pay_step(registration), card_data())
-    registration.refresh_from_db()
-    assert registration.status == RegistrationStatus.CONFIRMED
-    return registration
-
-
 def test_a_refund_whose_answer_was_lost_is_recorded_and_the_cancellation_refunds_the_rest(
     learner, paid_by_card, payflow_simulator, admin_user, sweep
 ):

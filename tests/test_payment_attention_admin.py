@@ -11,8 +11,7 @@ from django.urls import reverse
 from wagtail.models import ModelLogEntry
 
 from tests.money_invariant import payflow_holdings
-from tests.registration_helpers import card_data, offer_methods, pay_step, register, registration_for
-from wagtail_training_pay.models import Payment, RegistrationStatus
+from wagtail_training_pay.models import Payment
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("gateway_variants")]
 pytest_plugins = ["tests.admin_fixtures"]
@@ -22,19 +21,13 @@ TOKEN = "a" * 32  # a CSRF secret as Django's cookie holds it; the form may send
 
 
 @pytest.fixture
-def refused_refund(client, paid_session, training_settings, payflow_simulator):
-    """A learner paid by card and cancelled; the gateway refused the refund (RESULT 105) three times."""
-    offer_methods(training_settings, **{"payflow-direct": "Card"})
-    register(client, paid_session, payment_method="payflow-direct")
-    registration = registration_for()
-    client.post(pay_step(registration), card_data())
-    registration.refresh_from_db()
-    assert registration.status == RegistrationStatus.CONFIRMED
+def refused_refund(client, paid_by_card, payflow_simulator):
+    """A learner paid by card and cancelled; the gateway refused the refund (RESULT 105)."""
     payflow_simulator.settle()
     payflow_simulator.faults.inject("result:105")
-    client.post(registration.get_manage_url(), {"confirm": "on"})
+    client.post(paid_by_card.get_manage_url(), {"confirm": "on"})
     payflow_simulator.faults.clear()
-    payment = Payment.objects.get(pk=registration.paid_by_id)
+    payment = Payment.objects.get(pk=paid_by_card.paid_by_id)
     assert payment.needs_attention
     return payment
 
@@ -148,3 +141,26 @@ def test_a_french_administrator_reads_the_confirmation_in_french(refused_refund,
     assert "Ce que vous avez vérifié et fait" in html
     assert "Oui, le marquer réglé" in html
     assert "Mouvements d’argent" in html or "Mouvements d'argent" in html
+
+
+def test_a_note_is_shown_as_text_and_a_second_settlement_posted_meanwhile_logs_nothing(
+    refused_refund, settler, make_staff, payflow_simulator
+):
+    """Two administrators open the confirmation page; both submit. One log entry; a script in a note is text."""
+    other = make_staff("registrations", "payments", "refund", "settle_payments", username="other-settler")
+    first, second = staff_client(settler), staff_client(other)
+    token_first = csrf_token(first.get(settle_url(refused_refund)).content.decode())
+    token_second = csrf_token(second.get(settle_url(refused_refund)).content.decode())
+    refund_url = reverse("training_registrations:refund", args=[refused_refund.registration_id])
+    first.post(refund_url, {"csrfmiddlewaretoken": csrf_token(first.get(refund_url).content.decode()), "amount": ""})
+    assert sum(payflow_holdings(payflow_simulator).values()) == 0
+
+    note = '<script>alert("x")</script> refunded'
+    assert first.post(settle_url(refused_refund), {"csrfmiddlewaretoken": token_first, "note": note}).status_code == 302
+    late = second.post(settle_url(refused_refund), {"csrfmiddlewaretoken": token_second, "note": "me too"}, follow=True)
+
+    assert "This payment does not need attention." in late.content.decode()
+    assert ModelLogEntry.objects.filter(action=SETTLED_ACTION).count() == 1
+    page = first.get(reverse("training_payments:inspect", args=[refused_refund.pk])).content.decode()
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; refunded" in page
+    assert '<script>alert("x")</script>' not in page

@@ -309,10 +309,13 @@ def flag_payment(payment, reason, answer=""):
 
 @transaction.atomic
 def clear_attention(payment, *, user=None, note=""):
-    """An administrator settled the disagreement by hand (see docs/money.md)."""
+    """An administrator settled the disagreement by hand (see docs/money.md). Returns the payment, or ``None``
+    when it no longer needs attention (another administrator settled it meanwhile): nothing is logged then."""
     from wagtail.log_actions import log
 
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if not payment.needs_attention:
+        return None
     log(
         instance=payment,
         action="wagtail_training_pay.attention_cleared",

@@ -68,6 +68,8 @@ class SettlePaymentView(WagtailAdminTemplateMixin, FormView):
         return context
 
     def form_valid(self, form):
-        clear_attention(self.payment, user=self.request.user, note=form.cleaned_data["note"])
+        if clear_attention(self.payment, user=self.request.user, note=form.cleaned_data["note"]) is None:
+            messages.info(self.request, str(_("This payment does not need attention.")))  # settled meanwhile
+            return redirect(self.inspect_url)
         messages.success(self.request, str(_("The disagreement with the gateway is marked as settled.")))
         return redirect(self.inspect_url)
