@@ -112,6 +112,15 @@ def test_a_host_card_payment_marked_error_after_a_timeout_and_found_paid_late_is
     ]
     told = host.get(f"/admin/training/pay-per-use/payment/{failed.token}/result/", follow=True)
     assert "This payment reached us when it was no longer needed; it is refunded." in messages_of(told)
+    from wagtail.users.models import UserProfile
+
+    profile = UserProfile.get_for_user(failed.usage_charge.payer)
+    profile.preferred_language = "fr"
+    profile.save()
+    in_french = host.get(f"/admin/training/pay-per-use/payment/{failed.token}/result/", follow=True)
+    assert "Ce paiement nous est parvenu alors qu’il n’était plus nécessaire ; il est remboursé." in messages_of(
+        in_french
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         again = check_stale_payments(now=timezone.now() + LATER + timedelta(minutes=5))
