@@ -237,3 +237,41 @@ def test_a_sweeper_killed_with_sigkill_around_the_late_refund_leaves_it_to_the_n
     assert (failed.status, failed.refunded_amount) == (PaymentStatus.REFUNDED, failed.total)
     assert len([entry for entry in payflow_simulator.entries("C") if not entry["duplicate"]]) == 1
     assert len(late_refund_log(draft_session)) == 1
+
+
+def test_a_second_payment_of_a_charge_already_paid_is_refunded_once_and_the_paying_one_kept(
+    draft_session, host, payflow_simulator, nvp_simulator, django_capture_on_commit_callbacks
+):
+    """No screen of the plugin makes two payments for one charge; code may (a project's own payment step): the
+    one that reaches the gateway after the charge was paid by the other pays for nothing."""
+    from payments.core import provider_factory
+
+    from wagtail_training_pay.payment_flow import settle_payment
+
+    paid = pays_with_paypal(host, draft_session)
+    second = Payment.objects.create(
+        variant="payflow-direct", usage_charge=paid.usage_charge, total=paid.total, currency=paid.currency
+    )
+    card = {"ACCT": "4111111111111111", "EXPDATE": f"12{(timezone.now().year + 2) % 100:02d}", "CVV2": "123"}
+    with django_capture_on_commit_callbacks() as refund_to_send:
+        provider_factory("payflow-direct", second).charge_card(second, card)
+    assert second.movements.get(kind="refund").state == "created"  # recorded, sent once committed
+    # Meanwhile a replayed notification of the paying payment: it still paid first, it keeps its money.
+    with django_capture_on_commit_callbacks(execute=True):
+        settle_payment(Payment.objects.get(pk=paid.pk))
+    assert not paid.movements.filter(kind="refund").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        for send in refund_to_send:
+            send()
+    with django_capture_on_commit_callbacks(execute=True):
+        check_stale_payments(now=timezone.now() + LATER)
+
+    second.refresh_from_db()
+    paid.refresh_from_db()
+    assert (second.status, second.refunded_amount) == (PaymentStatus.REFUNDED, second.total)
+    assert (paid.status, paid.captured_amount) == (PaymentStatus.CONFIRMED, paid.total)
+    assert paid.usage_charge.status == UsageChargeStatus.PAID
+    assert sum(payflow_holdings(payflow_simulator).values()) == 0
+    assert sum(express_holdings(nvp_simulator).values()) == paid.total
+    assert [entry["payment"] for entry in late_refund_log(draft_session)] == [second.pk]
+    assert len([entry for entry in payflow_simulator.entries("C") if not entry["duplicate"]]) == 1

@@ -721,14 +721,26 @@ def _refund_if_late(page, charge, payment):
 
 
 def _another_payment_paid(charge, payment):
-    """Whether payments of ``charge`` other than ``payment`` already hold its amount (or it was paid by hand)."""
-    from ..models import Payment
+    """Whether another payment of ``charge`` paid it first: its money reached the gateway before this payment's
+    (its first done sale or capture is older) and it still holds money. Deterministic, so a replayed
+    notification of the paying payment never takes it for the late one, even while the late one's refund is
+    still open."""
+    from django.db.models import Min
 
-    others = Payment.objects.filter(usage_charge=charge, status=PaymentStatus.CONFIRMED).exclude(pk=payment.pk)
-    if not others.exists():
-        return False
-    held = others.aggregate(total=Sum("captured_amount"))["total"] or Decimal("0")
-    return held >= charge.amount
+    from ..models import MoneyMovement, MovementState, Payment
+    from ..models.money import INCOMING_KINDS
+    from .money import still_held
+
+    first_money = dict(
+        MoneyMovement.objects.filter(payment__usage_charge=charge, kind__in=INCOMING_KINDS, state=MovementState.DONE)
+        .values("payment_id")
+        .annotate(first=Min("pk"))
+        .values_list("payment_id", "first")
+    )
+    mine = first_money.get(payment.pk)
+    earlier = [pk for pk, first in first_money.items() if pk != payment.pk and (mine is None or first < mine)]
+    others = Payment.objects.filter(pk__in=earlier, status=PaymentStatus.CONFIRMED)
+    return any(still_held(other) > 0 for other in others)
 
 
 def _refund_surplus(page, charge, payment, status):
