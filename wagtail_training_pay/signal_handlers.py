@@ -92,6 +92,8 @@ def connect():
 
     register_email_kinds()
 
+    from .services import invoices  # noqa: F401  (its credit note follows a refund of an invoiced host payment)
+
     from django.db.models.signals import post_save, pre_delete, pre_save
     from wagtail.models import Page
 
