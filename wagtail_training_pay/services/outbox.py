@@ -96,7 +96,9 @@ def send_owed_email(email_id=None, *, dedupe_key=None):
     with transaction.atomic():
         lookup = {"pk": email_id} if dedupe_key is None else {"dedupe_key": dedupe_key}
         owed = (
-            OwedEmail.objects.select_for_update(skip_locked=True)
+            # ``of=("self",)``: locking the joined content type row as well would make a second sender skip every
+            # email about the same model while one is being sent (a stalled mail server held them all back).
+            OwedEmail.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(**lookup, state=OwedEmailState.OWED)
             .select_related("content_type")
             .first()
