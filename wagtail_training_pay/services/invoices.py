@@ -151,7 +151,8 @@ def invoice_lines(invoice):
     charge = invoice.charge
     estimate = estimate_of(charge)
     already_paid = Decimal(charge.breakdown.get("already_paid", estimate.total - charge.amount))
-    lines = [(label, value) for _key, label, value in estimate_lines(AmountDue(estimate, already_paid, charge.amount))]
+    due = AmountDue(estimate, already_paid, charge.amount)
+    lines = [(label, value) for key, label, value in estimate_lines(due) if key != "due"]  # "Total paid" says it
     if invoice.is_credit_note:
         lines.append((_("Refunded"), money_text(invoice.amount, invoice.currency)))
     return lines
