@@ -51,7 +51,9 @@ def speaks(user, language):
     profile.save()
 
 
-def test_the_receipt_carries_the_invoice_in_english(seller, make_session, admin_user, django_capture_on_commit_callbacks):
+def test_the_receipt_carries_the_invoice_in_english(
+    seller, make_session, admin_user, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         charge, _payment = host_pays(make_session, admin_user, title="Python for beginners")
     [message] = mail.outbox

@@ -19,6 +19,9 @@ class InvoiceSequence(models.Model):
     class Meta:
         verbose_name = _("invoice sequence")
 
+    def __str__(self):
+        return f"{self.site_id}: {self.last_number}"
+
 
 class Invoice(models.Model):
     """An invoice for a paid pay-per-use charge, or a credit note for a refund of its payment.

@@ -167,7 +167,6 @@ def render_invoice_pdf(invoice):
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     from ..templatetags.training_pay import local_moment_text
-
     from ..views.pay_per_use_base import money as money_text
 
     charge = invoice.charge
