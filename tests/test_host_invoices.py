@@ -230,3 +230,36 @@ def test_the_billing_report_links_each_invoice_for_those_who_see_money(paid_by_h
     assert response.status_code == 200
     assert invoice_download(paid_by_host) in response.content.decode()
     assert admin_client.get(invoice_download(paid_by_host)).status_code == 200
+
+
+def test_billing_details_are_printed_as_typed_never_read_as_markup(
+    seller, make_session, admin_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    import tests.pay_per_use_support as support
+
+    hostile = {**BILLING, "name": 'Ada <b>&amp; "Lovelace"</b> <para>', "city": "Saint-Étienne"}
+    monkeypatch.setattr(support, "BILLING", hostile)
+    with django_capture_on_commit_callbacks(execute=True):
+        host_pays(make_session, admin_user)
+    [message] = mail.outbox
+    text = pdf_text(message.attachments[0][1])
+    assert 'Ada <b>&amp; "Lovelace"</b> <para>' in text
+    assert "75001 Saint-Étienne" in text
+
+
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(DEJAVU), reason="needs fonts-dejavu-core")
+def test_a_truetype_font_prints_names_beyond_western_european_letters(
+    seller, make_session, admin_user, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    import tests.pay_per_use_support as support
+
+    settings.WAGTAIL_TRAINING_PAY_INVOICE_FONT = DEJAVU
+    monkeypatch.setattr(support, "BILLING", {**BILLING, "name": "Łukasz Żółć"})
+    with django_capture_on_commit_callbacks(execute=True):
+        host_pays(make_session, admin_user)
+    text = pdf_text(mail.outbox[0].attachments[0][1])
+    assert "Łukasz Żółć" in text
+    assert "Total paid €27.00" in text

@@ -135,9 +135,29 @@ def payment_method_label(invoice):
     return str(labels.get(payment.variant, payment.variant))
 
 
+def invoice_font():
+    """The font of the PDF: ``WAGTAIL_TRAINING_PAY_INVOICE_FONT`` (a TrueType file, embedded) or Helvetica."""
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    from ..conf import app_settings
+
+    path = app_settings.INVOICE_FONT
+    if not path:
+        return "Helvetica", "Helvetica-Bold"
+    name = "WagtailTrainingPayInvoice"
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(name, path))
+        for bold in (0, 1):
+            for italic in (0, 1):
+                addMapping(name, bold, italic, name)
+    return name, name
+
+
 def pdf_text(value):
-    """Text for the PDF's built-in fonts (Windows-1252): Babel's narrow spaces become no-break spaces, and
-    markup is escaped."""
+    """Text for the PDF: Babel's narrow spaces become no-break spaces (Helvetica's Windows-1252 has no narrow
+    one), and markup is escaped."""
     text = str(value).replace("\u202f", "\u00a0").replace("\u2009", "\u00a0")
     return escape(text).replace("\n", "<br/>")
 
@@ -171,6 +191,9 @@ def render_invoice_pdf(invoice):
 
     charge = invoice.charge
     styles = getSampleStyleSheet()
+    regular, bold = invoice_font()
+    for style in styles.byName.values():
+        style.fontName = bold if "Bold" in getattr(style, "fontName", "") else regular
     body, small = styles["BodyText"], styles["Normal"]
 
     def para(text, style=body):
