@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.email_backends import closed_smtp_port
 from tests.pay_per_use_support import BILLING, pay_through_the_provider, reload
+from tests.test_learner_and_host_emails import learner_of
 from wagtail_training_pay.models import OwedEmail, OwedEmailState, Registration, RegistrationStatus
 from wagtail_training_pay.services import emails, pay_per_use
 from wagtail_training_pay.services import registrations as service
@@ -42,19 +43,6 @@ class MailServer:
 @pytest.fixture
 def mail_server(settings):
     return MailServer(settings)
-
-
-def learner_of(page, email, status=RegistrationStatus.CONFIRMED):
-    return Registration.objects.create(
-        page=page,
-        status=status,
-        first_name="Learner",
-        last_name="L",
-        email=email,
-        amount=page.fee,
-        currency=page.currency,
-        confirmed_at=timezone.now() if status == RegistrationStatus.CONFIRMED else None,
-    )
 
 
 def start_with_join_link(page):
