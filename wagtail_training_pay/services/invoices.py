@@ -181,8 +181,9 @@ def invoice_lines(invoice):
 def render_invoice_pdf(invoice):
     """The invoice (or credit note) as PDF bytes, in the active language, dates in the site's time zone."""
     from reportlab.lib import colors
+    from reportlab.lib.enums import TA_RIGHT
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -195,6 +196,7 @@ def render_invoice_pdf(invoice):
     for style in styles.byName.values():
         style.fontName = bold if "Bold" in getattr(style, "fontName", "") else regular
     body, small = styles["BodyText"], styles["Normal"]
+    figure = ParagraphStyle("figure", parent=body, alignment=TA_RIGHT)
 
     def para(text, style=body):
         return Paragraph(pdf_text(text), style)
@@ -245,17 +247,16 @@ def render_invoice_pdf(invoice):
     if method:
         facts.append((_("Payment method"), method))
 
-    rows = [[para(label), para(value)] for label, value in invoice_lines(invoice)]
+    rows = [[para(label), para(value, figure)] for label, value in invoice_lines(invoice)]
     total_label = _("Total refunded") if invoice.is_credit_note else _("Total paid")
     total = money_text(invoice.amount, invoice.currency)
-    rows.append([Paragraph(f"<b>{pdf_text(total_label)}</b>", body), Paragraph(f"<b>{pdf_text(total)}</b>", body)])
+    rows.append([Paragraph(f"<b>{pdf_text(total_label)}</b>", body), Paragraph(f"<b>{pdf_text(total)}</b>", figure)])
     breakdown = Table(rows, colWidths=[110 * mm, 60 * mm])
     breakdown.setStyle(
         TableStyle(
             [
                 ("LINEBELOW", (0, 0), (-1, -2), 0.25, colors.grey),
                 ("LINEABOVE", (0, -1), (-1, -1), 1, colors.black),
-                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
             ]
         )
     )
