@@ -90,7 +90,7 @@ def test_a_french_host_gets_the_receipt_and_the_invoice_in_french(
     with django_capture_on_commit_callbacks(execute=True):
         host_pays(make_session, admin_user, title="Python pour débutants")
     [message] = mail.outbox
-    assert message.subject == "Reçu : paiement à l’usage de Python pour débutants (facture 1)"
+    assert message.subject == "Reçu : facturation à l’usage pour Python pour débutants (facture 1)"
     assert "Montant payé: 27,00\u00a0€" in message.body
     text = pdf_text(message.attachments[0][1])
     for expected in (
