@@ -89,8 +89,11 @@ def test_opening_the_join_links_emails_each_confirmed_learner_once(confirmed, ad
     assert pending.email not in [address for sent in mail.outbox for address in sent.to]
 
     # Closed and opened again, or the task run twice: no second email.
-    commit(emails.send_join_links, page.pk)
-    assert emails.deliver_join_link(confirmed.pk) is False
+    commit(pay_per_use.close_join_links, page)
+    page = reload(page)
+    type(page).objects.filter(pk=page.pk).update(started_at=timezone.now())
+    assert commit(emails.send_join_links, page.pk) == 0
+    assert commit(emails.send_join_links, page.pk) == 0
     assert len(mail.outbox) == 1
 
 
@@ -138,12 +141,23 @@ def test_the_host_gets_one_receipt_per_paid_charge(
     charge = UsageCharge.objects.get(page=page)
     [message] = mail.outbox
     assert message.to == [BILLING["email"]]
-    assert message.subject == f"Receipt: pay-per-use for {page.title}"
-    assert f"Receipt number: {charge.pk}" in message.body
+    invoice = charge.invoices.get()
+    assert message.subject == f"Receipt: pay-per-use for {page.title} (invoice {invoice.number})"
+    assert f"Invoice number: {invoice.number}" in message.body
     assert "Amount paid: €27.00" in message.body
     assert "Grace Hopper, 1 Navy Yard, 75001 Paris, France" in message.body
-    assert emails.deliver_host_receipt(charge.pk) is False
+    [(filename, content, mimetype)] = message.attachments
+    assert (filename, mimetype) == (f"invoice-{invoice.number}.pdf", "application/pdf")
+    assert content.startswith(b"%PDF")
+    # The notification replayed, the sweeper run: no second receipt, no second invoice.
+    from wagtail_training_pay.payment_flow import settle_payment
+    from wagtail_training_pay.services.outbox import send_owed_emails
+
+    with django_capture_on_commit_callbacks(execute=True):
+        settle_payment(charge.payments.get())
+    assert send_owed_emails() == 0
     assert len(mail.outbox) == 1
+    assert charge.invoices.count() == 1
 
 
 def test_a_refund_the_gateway_refuses_tells_the_learner_nothing(confirmed, admin_user, commit, monkeypatch):

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from .views.invoice_pdf import invoice_pdf
 from .views.session_cost import SessionCostView
 from .views.start_session import StartSessionView
 from .views.usage_billing import UsageBillingView
@@ -16,4 +17,5 @@ urlpatterns = [
     path("<int:page_id>/start/", StartSessionView.as_view(), name="start_session"),
     path("payment/<uuid:token>/", UsagePaymentView.as_view(), name="usage_payment"),
     path("payment/<uuid:token>/result/", usage_payment_result, name="payment_result"),
+    path("invoice/<int:invoice_id>/", invoice_pdf, name="invoice_pdf"),
 ]

@@ -37,6 +37,9 @@ setting                                default       meaning
 ``..._REMINDER_HOURS``                 ``24``        confirmed learners are reminded of a session this
                                                      many hours before it starts
                                                      (``send_session_reminders``, run by cron)
+``..._INVOICE_FONT``                   ``None``      path of a TrueType font for the hosts' invoices
+                                                     (for example DejaVuSans.ttf) when names need more
+                                                     than Western European letters; else Helvetica
 =====================================  ============  ===============================================
 """
 
@@ -61,6 +64,7 @@ DEFAULTS = {
     "FROM_EMAIL": None,
     "BASE_URL": None,
     "REMINDER_HOURS": 24,
+    "INVOICE_FONT": None,
 }
 
 

@@ -95,6 +95,8 @@ def connect():
     from django.db.models.signals import post_save, pre_delete, pre_save
     from wagtail.models import Page
 
+    from .services import invoices  # noqa: F401  (its credit note follows a refund of an invoiced host payment)
+
     # Sender Page: saves of a base ``Page`` only; a session's own saves go through its ``save()``.
     pre_save.connect(guard_base_page_save, sender=Page, dispatch_uid="wagtail_training_pay.guard_base_page_save")
     post_save.connect(unpublish_unpaid_arrivals, sender=Page, dispatch_uid="wagtail_training_pay.unpublish_arrivals")

@@ -29,17 +29,17 @@ def send_owed_email_task(dedupe_key):
 
 
 @task()
+def send_owed_emails_task(dedupe_keys):
+    from .services.outbox import send_owed_emails
+
+    return send_owed_emails(dedupe_keys)
+
+
+@task()
 def send_money_movement_task(movement_id):
     from .services.money import send_movement
 
     return send_movement(movement_id).state
-
-
-@task()
-def send_refund_notice_task(registration_id, amount):
-    from .services.emails import deliver_refund_notice
-
-    return deliver_refund_notice(registration_id, amount)
 
 
 @task()
@@ -54,13 +54,6 @@ def send_session_reminders_task():
     from .services.emails import send_due_reminders
 
     return send_due_reminders()
-
-
-@task()
-def send_host_receipt_task(charge_id):
-    from .services.emails import deliver_host_receipt
-
-    return deliver_host_receipt(charge_id)
 
 
 @task()

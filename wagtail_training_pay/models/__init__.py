@@ -1,5 +1,6 @@
 """The app's models, re-exported from their modules."""
 
+from .invoices import Invoice, InvoiceKind, InvoiceSequence
 from .money import MoneyMovement, MovementKind, MovementState, OwedEmail, OwedEmailState
 from .pages import SessionFormField, TrainingIndexPage, TrainingSessionPage
 from .payments import Payment
@@ -10,6 +11,9 @@ from .usage import UsageCharge, UsageChargeAction, UsageChargeStatus
 __all__ = [
     "ACTIVE_STATUSES",
     "HostPaymentMethod",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceSequence",
     "LearnerPaymentMethod",
     "MoneyMovement",
     "MovementKind",

@@ -73,8 +73,6 @@ class Registration(models.Model):
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     confirmation_sent_at = models.DateTimeField(_("confirmation sent at"), null=True, blank=True)
-    join_link_sent_at = models.DateTimeField(_("join link sent at"), null=True, blank=True)
-    reminder_sent_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
     late_payment_refunded = models.BooleanField(
         _("late payment refunded"),
         default=False,

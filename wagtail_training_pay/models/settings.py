@@ -114,6 +114,23 @@ class TrainingPaySettings(ClusterableModel, BaseSiteSetting):
             "Personal data of learners is erased this many days after the session; amounts are kept for accounting."
         ),
     )
+    organisation_name = models.CharField(
+        _("organisation name"),
+        max_length=200,
+        blank=True,
+        help_text=_("The seller named on the invoices sent to hosts for pay-per-use."),
+    )
+    organisation_address = models.TextField(
+        _("organisation address"),
+        blank=True,
+        help_text=_("Printed under the organisation name on invoices, one line per line."),
+    )
+    organisation_tax_id = models.CharField(
+        _("VAT or tax number"),
+        max_length=50,
+        blank=True,
+        help_text=_("Printed on invoices when set, for example an EU VAT number."),
+    )
 
     general_panels = [
         MultiFieldPanel(
@@ -139,6 +156,10 @@ class TrainingPaySettings(ClusterableModel, BaseSiteSetting):
                 FieldPanel("exempt_groups"),
             ],
             heading=_("Pay-per-use"),
+        ),
+        MultiFieldPanel(
+            [FieldPanel("organisation_name"), FieldPanel("organisation_address"), FieldPanel("organisation_tax_id")],
+            heading=_("Invoices to hosts"),
         ),
     ]
     payment_panels = [

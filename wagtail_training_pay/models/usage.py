@@ -78,7 +78,6 @@ class UsageCharge(models.Model):
     billing_country = CountryField(_("country"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
-    receipt_sent_at = models.DateTimeField(_("receipt sent at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("usage charge")

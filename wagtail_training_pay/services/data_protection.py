@@ -202,6 +202,15 @@ def erase_money_records(registration):
         OwedEmail.objects.filter(pk=owed.pk).update(
             recipient="", dedupe_key=f"{owed.kind}:{content_type.pk}:{registration.pk}:erased:{owed.pk}"
         )
+    # A refund notice is about the refund (its money movement), owed to the same learner.
+    movement_type = ContentType.objects.get_for_model(MoneyMovement, for_concrete_model=False)
+    movement_ids = [
+        str(pk) for pk in MoneyMovement.objects.filter(payment__registration=registration).values_list("pk", flat=True)
+    ]
+    for owed in OwedEmail.objects.filter(content_type=movement_type, object_id__in=movement_ids):
+        OwedEmail.objects.filter(pk=owed.pk).update(
+            recipient="", dedupe_key=f"{owed.kind}:{movement_type.pk}:{owed.object_id}:erased:{owed.pk}"
+        )
     MoneyMovement.objects.filter(payment__registration=registration).exclude(reason="").update(reason="")
 
 

@@ -2,7 +2,6 @@
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -18,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = "wagtail_training_pay/emails"
 #: kinds of email other than the confirmation; each has ``<kind>_subject.txt``, ``<kind>.txt``, ``<kind>.html``
-EMAIL_KINDS = ("late_refund", "cancelled", "seat_offered", "manage_link", "refunded")
+EMAIL_KINDS = ("late_refund", "cancelled", "seat_offered", "manage_link")
 
 
 def email_base_url(page):
@@ -111,120 +110,173 @@ def build_registration_email(owed):
 
 
 def register_email_kinds():
-    """The learner's emails in the outbox (services/outbox.py); called from ``signal_handlers.connect()``."""
+    """The emails in the outbox (services/outbox.py); called from ``signal_handlers.connect()``."""
     from .outbox import register_email_kind
 
     register_email_kind("confirmation", build_confirmation)
     for kind in EMAIL_KINDS:
         register_email_kind(kind, build_registration_email)
+    register_email_kind("refunded", build_refund_notice)
+    register_email_kind("session_started", build_join_link)
+    register_email_kind("reminder", build_reminder)
+    register_email_kind("host_receipt", build_host_receipt)
+    register_email_kind("host_credit_note", build_host_receipt)
 
 
-def deliver_registration_email(registration_id, kind, extra=None):
-    if kind not in EMAIL_KINDS:
-        raise ValueError(f"Unknown registration email: {kind}")
-    registration = Registration.objects.select_related("page").filter(pk=registration_id).first()
+# --- a refund by staff -------------------------------------------------------------------------
+
+
+def owe_refund_notice(registration, movement):
+    """Owe the learner the notice of a refund staff made, in the transaction that records it done: one email per
+    refund (the refund's money movement is what it is about)."""
+    from .outbox import owe_email
+
+    if can_be_emailed(registration):
+        owe_email("refunded", movement, registration.email)
+
+
+def build_refund_notice(owed):
+    from ..models import MoneyMovement, MovementState
+
+    movement = MoneyMovement.objects.select_related("payment").filter(pk=owed.object_id).first()
+    if movement is None or movement.state != MovementState.DONE or not movement.payment.registration_id:
+        return None
+    registration = Registration.objects.select_related("page").filter(pk=movement.payment.registration_id).first()
     if registration is None or not can_be_emailed(registration):
-        return False
-    build_email(registration, kind, extra=extra).send()
-    return True
+        return None
+    return build_email(registration, "refunded", extra={"refund_amount": movement.amount})
 
 
-def deliver_refund_notice(registration_id, amount):
-    """To the learner when staff refund all or part of a registration (``amount`` as a string)."""
-    return deliver_registration_email(registration_id, "refunded", extra={"refund_amount": Decimal(amount)})
+# --- the join link -----------------------------------------------------------------------------
 
 
-def _send_once(registration_id, marker, kind, is_due):
-    """Send ``kind`` to one registration at most once: ``marker`` (a datetime field) is checked and set under the
-    registration's row lock, so two workers or a retried task never send it twice."""
-    with transaction.atomic():
-        registration = (
-            Registration.objects.select_for_update(of=("self",))
-            .select_related("page")
-            .filter(pk=registration_id)
-            .first()
-        )
-        if registration is None or getattr(registration, marker) or not is_due(registration):
-            return False
-        build_email(registration, kind).send()
-        setattr(registration, marker, timezone.now())
-        registration.save(update_fields=[marker])
-    return True
+def join_link_is_due(registration):
+    page = registration.page
+    return registration.status == RegistrationStatus.CONFIRMED and page.started_at is not None and bool(page.join_url)
 
 
-def deliver_join_link(registration_id):
-    """To a confirmed learner when the host opens the join links (once, even if they are closed and reopened)."""
-
-    def is_due(registration):
-        page = registration.page
-        return registration.status == RegistrationStatus.CONFIRMED and page.started_at is not None and page.join_url
-
-    return _send_once(registration_id, "join_link_sent_at", "session_started", is_due)
+def build_join_link(owed):
+    registration = Registration.objects.select_related("page").filter(pk=owed.object_id).first()
+    if registration is None or not can_be_emailed(registration) or not join_link_is_due(registration):
+        return None
+    return build_email(registration, "session_started")
 
 
-def deliver_reminder(registration_id, now=None):
-    """To a confirmed learner before the session (once), unless it has already started or begun."""
+def emailable_registrations(**filters):
+    """Registrations that still have an address (not erased), as light rows to owe emails to."""
+    return (
+        Registration.objects.filter(anonymized_at__isnull=True, **filters)
+        .exclude(email="")
+        .only("pk", "email")
+        .order_by("pk")
+    )
 
-    def is_due(registration):
-        page = registration.page
-        return (
-            registration.status == RegistrationStatus.CONFIRMED
-            and page.started_at is None
-            and page.start_at > (now or timezone.now())
-        )
 
-    return _send_once(registration_id, "reminder_sent_at", "reminder", is_due)
+def owe_join_links(page, *, send_after_commit=True):
+    """Owe each confirmed learner of ``page`` the join link, in the caller's transaction (the session's start).
+
+    Once per learner, even if the links are closed and opened again; one dropped because the links were closed
+    before it went out is owed again."""
+    from .outbox import owe_emails
+
+    learners = emailable_registrations(page_id=page.pk, status=RegistrationStatus.CONFIRMED)
+    return owe_emails(
+        "session_started",
+        [(registration, registration.email) for registration in learners],
+        revive_dropped=True,
+        send_after_commit=send_after_commit,
+    )
 
 
 def send_join_links(page_id):
-    """Send the join link to every confirmed learner of a started session who has not had it yet."""
-    ids = Registration.objects.filter(
-        page_id=page_id, status=RegistrationStatus.CONFIRMED, join_link_sent_at__isnull=True
-    ).values_list("pk", flat=True)
-    return sum(deliver_join_link(registration_id) for registration_id in list(ids))
+    """Owe the join link to every confirmed learner of a started session, then send what is owed; returns how
+    many went out (the task ``send_join_links_task`` runs it)."""
+    from ..models import TrainingSessionPage
+    from .outbox import send_owed_emails
+
+    page = TrainingSessionPage.objects.filter(pk=page_id).first()
+    if page is None or page.started_at is None:
+        return 0
+    with transaction.atomic():
+        dedupe_keys = owe_join_links(page, send_after_commit=False)
+    return send_owed_emails(dedupe_keys)
+
+
+# --- the reminder ------------------------------------------------------------------------------
+
+
+def reminder_is_due(registration, now):
+    page = registration.page
+    return (
+        registration.status == RegistrationStatus.CONFIRMED
+        and page.live
+        and page.started_at is None
+        and page.start_at > now
+    )
+
+
+def build_reminder(owed):
+    registration = Registration.objects.select_related("page").filter(pk=owed.object_id).first()
+    if registration is None or not can_be_emailed(registration) or not reminder_is_due(registration, timezone.now()):
+        return None
+    return build_email(registration, "reminder")
 
 
 def send_due_reminders(now=None):
-    """Remind confirmed learners of live sessions starting within ``WAGTAIL_TRAINING_PAY_REMINDER_HOURS``."""
-    from ..conf import app_settings
+    """Owe a reminder to confirmed learners of live sessions starting within ``WAGTAIL_TRAINING_PAY_REMINDER_HOURS``
+    (once each), then send what is owed of them; returns how many went out."""
+    from .outbox import owe_emails, send_owed_emails
 
     now = now or timezone.now()
-    ids = Registration.objects.filter(
+    learners = emailable_registrations(
         status=RegistrationStatus.CONFIRMED,
-        reminder_sent_at__isnull=True,
         page__live=True,
         page__started_at__isnull=True,
         page__start_at__gt=now,
         page__start_at__lte=now + timedelta(hours=app_settings.REMINDER_HOURS),
-    ).values_list("pk", flat=True)
-    return sum(deliver_reminder(registration_id, now) for registration_id in list(ids))
-
-
-def deliver_host_receipt(charge_id):
-    """To the host's billing email, once per paid pay-per-use charge: the receipt of what was paid and why."""
-    from ..models import UsageCharge, UsageChargeStatus
-
+    )
     with transaction.atomic():
-        charge = (
-            UsageCharge.objects.select_for_update(of=("self",))
-            .select_related("page", "payer")
-            .filter(pk=charge_id)
-            .first()
+        dedupe_keys = owe_emails(
+            "reminder", [(registration, registration.email) for registration in learners], send_after_commit=False
         )
-        if charge is None or charge.receipt_sent_at or charge.status != UsageChargeStatus.PAID:
-            return False
-        recipient = charge.billing_email or (charge.payer.email if charge.payer else "")
-        if not recipient:
-            return False
-        language = getattr(getattr(charge.payer, "wagtail_userprofile", None), "preferred_language", "")
-        with translation.override(language or settings.LANGUAGE_CODE):
-            context = {"charge": charge, "page": charge.page, "breakdown": charge.breakdown}
-            subject = " ".join(render_to_string(f"{TEMPLATE_DIR}/host_receipt_subject.txt", context).split())
-            text = render_to_string(f"{TEMPLATE_DIR}/host_receipt.txt", context)
-            html = render_to_string(f"{TEMPLATE_DIR}/host_receipt.html", context)
-        message = EmailMultiAlternatives(subject, text, sender(), [recipient])
-        message.attach_alternative(html, "text/html")
-        message.send()
-        charge.receipt_sent_at = timezone.now()
-        charge.save(update_fields=["receipt_sent_at"])
-    return True
+    return send_owed_emails(dedupe_keys)
+
+
+# --- the host's receipt and credit note ----------------------------------------------------------
+
+
+def host_language(user):
+    """The host's admin language (their Wagtail profile), else the site's."""
+    language = getattr(getattr(user, "wagtail_userprofile", None), "preferred_language", "") if user else ""
+    return language or settings.LANGUAGE_CODE
+
+
+def host_email(charge):
+    return charge.billing_email or (charge.payer.email if charge.payer_id and charge.payer else "")
+
+
+def build_host_receipt(owed):
+    """The receipt of a paid charge (``host_receipt``) or of a refund of it (``host_credit_note``), with the
+    invoice or credit note as a PDF, in the host's admin language."""
+    from ..models import Invoice
+    from .invoices import render_invoice_pdf
+
+    invoice = (
+        Invoice.objects.select_related("charge__page", "charge__payer", "payment", "site")
+        .filter(pk=owed.object_id)
+        .first()
+    )
+    if invoice is None:
+        return None
+    charge = invoice.charge
+    kind = "host_credit_note" if invoice.is_credit_note else "host_receipt"
+    with translation.override(host_language(charge.payer)):
+        context = {"charge": charge, "page": charge.page, "invoice": invoice, "session_title": charge.session_label}
+        subject = " ".join(render_to_string(f"{TEMPLATE_DIR}/{kind}_subject.txt", context).split())
+        text = render_to_string(f"{TEMPLATE_DIR}/{kind}.txt", context)
+        html = render_to_string(f"{TEMPLATE_DIR}/{kind}.html", context)
+        pdf = render_invoice_pdf(invoice)
+    message = EmailMultiAlternatives(subject, text, sender(), [owed.recipient])
+    message.attach_alternative(html, "text/html")
+    message.attach(invoice.filename(), pdf, "application/pdf")
+    return message

@@ -41,20 +41,50 @@ def owe_email(kind, obj, recipient, *, once=True):
     ``once=False`` for an email the recipient may ask for again (a resent confirmation, a manage link).
     Returns the row's ``dedupe_key``.
     """
+    [dedupe_key] = owe_emails(kind, [(obj, recipient)], once=once)
+    return dedupe_key
+
+
+def owe_emails(kind, owed_to, *, once=True, revive_dropped=False, send_after_commit=True):
+    """Owe ``kind`` for each ``(obj, recipient)`` of ``owed_to`` in one query; returns their ``dedupe_key``s.
+
+    ``revive_dropped`` owes again an email that was dropped as no longer due (a join link whose session was
+    closed before it went out, opened again). ``send_after_commit=False`` leaves the sending to the caller (a
+    command that reports what it sent) or to the sweeper.
+    """
     if kind not in _builders:
         raise ValueError(f"Unknown email kind: {kind}")
-    dedupe_key = default_dedupe_key(kind, obj, recipient) if once else f"{kind}:{uuid.uuid4().hex}"
-    content_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+    rows = []
+    for obj, recipient in owed_to:
+        content_type = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+        dedupe_key = default_dedupe_key(kind, obj, recipient) if once else f"{kind}:{uuid.uuid4().hex}"
+        rows.append(
+            OwedEmail(
+                dedupe_key=dedupe_key,
+                kind=kind,
+                content_type=content_type,
+                object_id=str(obj.pk),
+                recipient=recipient,
+            )
+        )
+    if not rows:
+        return []
     # One INSERT ... ON CONFLICT DO NOTHING: owing it again (a replayed notification) records nothing more,
     # never fails the caller's transaction, and costs the hot settlement path a single query.
-    row = OwedEmail(
-        dedupe_key=dedupe_key, kind=kind, content_type=content_type, object_id=str(obj.pk), recipient=recipient
-    )
-    OwedEmail.objects.bulk_create([row], ignore_conflicts=True)
-    from ..tasks import enqueue, send_owed_email_task
+    OwedEmail.objects.bulk_create(rows, ignore_conflicts=True)
+    dedupe_keys = [row.dedupe_key for row in rows]
+    if revive_dropped:
+        OwedEmail.objects.filter(dedupe_key__in=dedupe_keys, state=OwedEmailState.DROPPED).update(
+            state=OwedEmailState.OWED
+        )
+    if send_after_commit:
+        from ..tasks import enqueue, send_owed_email_task, send_owed_emails_task
 
-    transaction.on_commit(partial(enqueue, send_owed_email_task, dedupe_key))
-    return dedupe_key
+        if len(dedupe_keys) == 1:
+            transaction.on_commit(partial(enqueue, send_owed_email_task, dedupe_keys[0]))
+        else:
+            transaction.on_commit(partial(enqueue, send_owed_emails_task, dedupe_keys))
+    return dedupe_keys
 
 
 def send_owed_email(email_id=None, *, dedupe_key=None):
@@ -66,7 +96,9 @@ def send_owed_email(email_id=None, *, dedupe_key=None):
     with transaction.atomic():
         lookup = {"pk": email_id} if dedupe_key is None else {"dedupe_key": dedupe_key}
         owed = (
-            OwedEmail.objects.select_for_update(skip_locked=True)
+            # ``of=("self",)``: locking the joined content type row as well would make a second sender skip every
+            # email about the same model while one is being sent (a stalled mail server held them all back).
+            OwedEmail.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(**lookup, state=OwedEmailState.OWED)
             .select_related("content_type")
             .first()
@@ -75,7 +107,14 @@ def send_owed_email(email_id=None, *, dedupe_key=None):
             return False
         build = _builders.get(owed.kind)
         related = owed.related_object
-        message = build(owed) if build is not None and related is not None else None
+        try:
+            message = build(owed) if build is not None and related is not None else None
+        except Exception as exc:  # a template or an attachment that fails: kept owed, and the sweep goes on
+            logger.exception("Owed email %s (%s) could not be built.", owed.pk, owed.kind)
+            owed.attempts += 1
+            owed.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+            owed.save(update_fields=["attempts", "last_error"])
+            return False
         if message is None:
             owed.state = OwedEmailState.DROPPED
             owed.save(update_fields=["state"])
@@ -97,7 +136,11 @@ def send_owed_email(email_id=None, *, dedupe_key=None):
         return True
 
 
-def send_owed_emails():
-    """Send every email still owed (the sweeper calls this); returns how many went out."""
-    ids = OwedEmail.objects.filter(state=OwedEmailState.OWED).order_by("pk").values_list("pk", flat=True)
+def send_owed_emails(dedupe_keys=None):
+    """Send every email still owed, or those of ``dedupe_keys`` (the sweeper calls this); returns how many went
+    out. No row lock of a registration, a charge or a payment is held while a mail server answers."""
+    owed = OwedEmail.objects.filter(state=OwedEmailState.OWED)
+    if dedupe_keys is not None:
+        owed = owed.filter(dedupe_key__in=list(dedupe_keys))
+    ids = owed.order_by("pk").values_list("pk", flat=True)
     return sum(send_owed_email(email_id) for email_id in list(ids))

@@ -686,7 +686,9 @@ def settle_usage_payment(payment):
     charge.status = UsageChargeStatus.PAID
     charge.paid_at = timezone.now()
     charge.save(update_fields=["status", "paid_at"])
-    _send_host_receipt(charge)
+    from .invoices import issue_invoice
+
+    issue_invoice(charge, payment)  # its number in this transaction; the receipt is owed with it
     log(
         instance=page,
         action=PAID_ACTION,
@@ -862,25 +864,11 @@ def start_session(page, user=None):
     clear_for_publication(page)
     page.save(update_fields=["started_at"], clean=False)
     log(instance=page, action=STARTED_ACTION, user=user)
-    _send_join_links(page)
+    # Owed with the start (each learner at most once), sent after the commit: services/emails.py.
+    from .emails import owe_join_links
+
+    owe_join_links(page)
     return True
-
-
-def _send_join_links(page):
-    """Email confirmed learners their join link once the start is committed (each learner at most once)."""
-    from functools import partial
-
-    from ..tasks import enqueue, send_join_links_task
-
-    transaction.on_commit(partial(enqueue, send_join_links_task, page.pk))
-
-
-def _send_host_receipt(charge):
-    from functools import partial
-
-    from ..tasks import enqueue, send_host_receipt_task
-
-    transaction.on_commit(partial(enqueue, send_host_receipt_task, charge.pk))
 
 
 def close_join_links(page, user=None):

@@ -743,7 +743,7 @@ def _refund_done(payment, movement):
     if movement.kind != MovementKind.REFUND or not payment.registration_id:
         return
     if movement.reason == ADMIN_REFUND_REASON:
-        send_refund_notice(payment.registration, movement.amount)
+        send_refund_notice(payment.registration, movement)
     if payment.captured_amount > 0:
         return
     Registration.objects.filter(
@@ -922,11 +922,11 @@ def resend_confirmation(registration, *, user=None):
 REPEATABLE_EMAILS = ("manage_link",)
 
 
-def send_refund_notice(registration, amount):
-    """Tell the learner about a refund staff made, once the refund is done and committed."""
-    from ..tasks import enqueue, send_refund_notice_task
+def send_refund_notice(registration, movement):
+    """Owe the learner the notice of a refund staff made (``movement``, done), sent after the commit."""
+    from .emails import owe_refund_notice
 
-    transaction.on_commit(partial(enqueue, send_refund_notice_task, registration.pk, str(amount)))
+    owe_refund_notice(registration, movement)
 
 
 def send_registration_email(registration, kind):

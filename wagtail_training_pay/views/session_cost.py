@@ -5,6 +5,8 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from ..services import pay_per_use
+from ..services.invoices import invoices_visible_to
+from .invoice_pdf import invoice_url
 from .pay_per_use_base import HostGoLiveView, edit_url, estimate_lines
 
 
@@ -18,6 +20,10 @@ class SessionCostView(HostGoLiveView):
         context["estimate"] = context["due"].estimate
         context["lines"] = estimate_lines(context["due"])
         context["billing_url"] = self.step_url("usage_billing")
+        context["invoices"] = [
+            (invoice, invoice_url(invoice))
+            for invoice in invoices_visible_to(self.request.user).filter(charge__page=self.page).order_by("number")
+        ]
         return context
 
     def post(self, request, page_id):

@@ -159,4 +159,12 @@ def french_host_pays(page, sandbox, axe_scan):
     assert "Paiement reçu : la session est en ligne." in page.locator(".messages").inner_text()
 
     [receipt] = sandbox.emails(to=BILLING["email"])[-1:]
-    assert receipt["Subject"].strip() == "Reçu : facturation à l’usage pour Atelier Wagtail"
+    assert receipt["Subject"].strip().startswith("Reçu : facturation à l’usage pour Atelier Wagtail (facture ")
+    # The invoice, attached as a PDF, in the host's French.
+    from tests.test_host_invoices import pdf_text
+
+    [invoice] = list(receipt.iter_attachments())
+    assert invoice.get_content_type() == "application/pdf"
+    invoice_text = pdf_text(invoice.get_content())
+    assert invoice_text.startswith("Facture ")
+    assert "Total payé 20,00 €" in invoice_text

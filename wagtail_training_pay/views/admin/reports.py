@@ -183,6 +183,19 @@ def host_name(charge):
     return payer.get_full_name() or payer.get_username()
 
 
+def invoice_links(charge):
+    """Links to the charge's invoice and credit notes (PDF)."""
+    from django.utils.html import format_html_join
+
+    from ..invoice_pdf import invoice_url
+
+    return format_html_join(
+        " ",
+        '<a href="{}" download>{}</a>',
+        ((invoice_url(invoice), str(invoice)) for invoice in charge.invoices.all()),
+    )
+
+
 class UsageBillingView(MoneyReportView):
     page_title = _("Pay-per-use billing")
     header_icon = "tag"
@@ -214,7 +227,11 @@ class UsageBillingView(MoneyReportView):
     export_filename = "pay-per-use-billing"
 
     def get_queryset(self):
-        charges = UsageCharge.objects.select_related("page", "payer").order_by("payer__username", "-created_at")
+        charges = (
+            UsageCharge.objects.select_related("page", "payer")
+            .prefetch_related("invoices")
+            .order_by("payer__username", "-created_at")
+        )
         return self.filter_queryset(charges)
 
     def to_row_dict(self, item):
@@ -238,6 +255,7 @@ class UsageBillingView(MoneyReportView):
                 primary=lambda charge: charge.status == UsageChargeStatus.PAID,
             ),
             DateColumn("paid_at", label=_("Paid at")),
+            Column("invoices", label=_("Invoices"), accessor=invoice_links),
         ]
 
     def host_totals(self):
