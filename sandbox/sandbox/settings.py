@@ -90,6 +90,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
     )
 }
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # Wagtail's search index uses PostgreSQL's GIN indexes: commands (db_worker, run_sweepers) check for it.
+    INSTALLED_APPS.append("django.contrib.postgres")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server and the task worker write to one SQLite file: write-ahead log, and a write transaction
     # that waits for the other process instead of failing with "database is locked".
