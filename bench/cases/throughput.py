@@ -84,13 +84,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port):
+def start_gunicorn(port, workers=WORKERS, env=None):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     return subprocess.Popen(
-        [str(gunicorn), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+        [str(gunicorn), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
         + ["--timeout", str(TIMEOUT), "bench.wsgi:application"],
         cwd=ROOT,
-        env=server_env(),
+        env=env or server_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
