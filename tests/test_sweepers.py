@@ -103,3 +103,25 @@ def test_each_sweeper_has_its_own_lock_key():
     keys = {sweepers.lock_key(name) for name in sweepers.SWEEPERS}
     assert len(keys) == len(sweepers.SWEEPERS)
     assert all(-(2**31) <= key < 2**31 for key in keys)
+
+
+def test_an_email_whose_builder_fails_stays_owed_and_stops_no_other_email(paid_session, monkeypatch):
+    from wagtail_training_pay.services import outbox
+
+    def broken(owed_email):
+        raise KeyError("a template variable the builder did not expect")
+
+    monkeypatch.setitem(outbox._builders, "broken_for_test", broken)
+    first = Registration.objects.create(
+        page=paid_session, first_name="Ada", last_name="Lovelace", email="ada@example.com", currency="EUR"
+    )
+    owe_email("broken_for_test", first, first.email)  # owed first: the sweep meets it first
+    owed_confirmation(paid_session)
+
+    code, out, err = run_command("emails")
+
+    assert code == 0 and out[0].endswith("1 owed email(s) sent"), (out, err)
+    assert [message.to for message in mail.outbox] == [["grace@example.com"]]
+    broken_row = OwedEmail.objects.get(kind="broken_for_test")
+    assert (broken_row.state, broken_row.attempts) == ("owed", 1)
+    assert broken_row.last_error.startswith("KeyError")
