@@ -63,6 +63,7 @@ class Sandbox:
     def start(self):
         self.manage("migrate", "--noinput", "-v0")
         self.load_demo_output = self.manage("load_demo").stdout
+        self.manage("db_worker", "--batch")  # the demo's queued work (Wagtail's search index) done before serving
         log = open(self.folder / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.log = log
         self.worker = subprocess.Popen(
