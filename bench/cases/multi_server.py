@@ -35,7 +35,7 @@ def run(report, rounds):
     from bench.cases.registration import registration_data
 
     env = {**throughput.server_env(), "BENCH_TASKS_BACKEND": "django_tasks_db.DatabaseBackend"}
-    content = set_up_content(env)
+    content = throughput.set_up_content("bench.cases.multi_server", env)
     ports = [throughput.free_port() for _ in range(3)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     one = throughput.start_gunicorn(ports[0], workers=4, env=env)
@@ -74,20 +74,6 @@ def run(report, rounds):
         throughput_ratio=round(two_rate / one_rate, 3),
         cores=os.cpu_count(),
     )
-
-
-def set_up_content(env):
-    """Migrate and create a session with room for every registration of the run, in a process of its own."""
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.cases.multi_server", "--set-up"],
-        cwd=throughput.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def _set_up():

@@ -64,12 +64,12 @@ def server_env():
     }
 
 
-def set_up_content():
-    """Migrate the PostgreSQL database and create the pages, in a process of its own."""
+def set_up_content(module="bench.cases.throughput", env=None):
+    """Migrate the PostgreSQL database and create the pages, in a process of its own (``module --set-up``)."""
     output = subprocess.run(
-        [sys.executable, "-m", "bench.cases.throughput", "--set-up"],
+        [sys.executable, "-m", module, "--set-up"],
         cwd=ROOT,
-        env=server_env(),
+        env=env or server_env(),
         capture_output=True,
         text=True,
         timeout=300,
