@@ -9,14 +9,14 @@ proxy's ``X-Forwarded-For``) on two ports, and two ``db_worker`` processes:
 
 1. ``learners`` learners (each from an address of their own) register for ``seats`` seats, alternately on
    either server;
-2. every held payment is notified ``replays`` times on each server, the provider's callback and the browser
+2. ``limited`` registrations from one address, alternately on either server, against a limit of ``limit``
+   per hour: the limit is counted once for both servers (the shared database cache);
+3. every held payment is notified ``replays`` times on each server, the provider's callback and the browser
    return racing; the confirmation emails are queued, and the workers send them through a slow mail server;
    one worker is killed (SIGKILL) while it sends one, and one gunicorn worker process of the first server
    is killed while the notifications arrive;
-3. the remaining worker drains the queue, then ``manage.py run_sweepers`` (cron) sends what the killed worker
-   left owed; then every email task is queued again (a retry after it succeeded) and sends nothing;
-4. ``limited`` registrations from one address, alternately on either server, against a limit of ``limit``
-   per hour: the limit is counted once for both servers.
+4. the remaining worker drains the queue, then ``manage.py run_sweepers`` (cron) sends what the killed worker
+   left owed; then every email task is queued again (a retry after it succeeded) and sends nothing.
 
 Checks: no seat oversold, every paid registration confirmed once with one email, the killed task found again by
 the sweeper, exactly ``limit`` registrations let through. The database is dropped and created again: give it a
