@@ -22,7 +22,7 @@ WHEEL_VENV ?= .venv-wheel-$(PY_VERSION)
 .PHONY: demo simulators test test-wheel test-postgresql lint format messages bench wheel clean help
 
 help:
-	@echo "make demo    serve the sandbox with demo content at http://$(HOST):$(PORT)/"
+	@echo "make demo    serve the sandbox with demo content at http://$(HOST):$(PORT)/, and its task worker"
 	@echo "            WTP_SIMULATORS=1 make demo: with the PayPal variants, against 'make simulators'"
 	@echo "make simulators  serve the PayPal gateway simulators on 127.0.0.1:8101-8103 (development only)"
 	@echo "make test    run the whole test suite (PYTHON=..., DATABASE_URL=... to override)"
@@ -46,6 +46,8 @@ demo: $(STAMP)
 	$(VPY) sandbox/manage.py migrate --noinput
 	$(VPY) sandbox/manage.py load_demo
 	@if [ "$$WTP_SIMULATORS" = 1 ]; then $(VPY) sandbox/manage.py use_simulators; fi
+	@echo "Background tasks: sandbox/manage.py db_worker runs beside the web server (docs/deployment.md)"
+	$(VPY) sandbox/manage.py db_worker --interval 0.5 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT; \
 	$(VPY) sandbox/manage.py runserver $(HOST):$(PORT)
 
 simulators: $(STAMP)

@@ -6,7 +6,8 @@ Run with the Python of an environment where the built wheel is installed (``make
 
 It runs `wagtail start mysite` in a temporary folder, pastes each block of the README marked
 ``<!-- install: append to <file> -->`` at the end of that file, migrates, runs ``manage.py check`` with the
-development and the production settings, and then, inside the project (``--smoke``), checks what a
+development and the production settings, runs a task through the production settings' queue (``db_worker``)
+and ``run_sweepers``, and then, inside the project (``--smoke``), checks what a
 developer would look at first: a session page inside the stock ``base.html`` with the plugin's stylesheet,
 the userbar for an editor, a learner registering and paying with the dummy provider, the email's links on the
 project's host, the page in French. Exits non-zero on the first failure.
@@ -55,6 +56,13 @@ def build_project(folder):
     return project
 
 
+QUEUE_A_SWEEP = "from wagtail_training_pay.tasks import run_sweepers_task; print(run_sweepers_task.enqueue().status)"
+SWEEP_STATUS = (
+    "from django_tasks_db.models import DBTaskResult; "
+    "print(DBTaskResult.objects.get(task_path__endswith='run_sweepers_task').status)"
+)
+
+
 def check_project(project):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": f"{PROJECT}.settings.dev"}
     env.pop("DATABASE_URL", None)
@@ -74,6 +82,19 @@ def check_project(project):
     checked = run(sys.executable, "manage.py", "check", cwd=project, env=production)
     if "wagtail_training_pay" in checked.stdout + checked.stderr:
         sys.exit(f"manage.py check (production) reports the plugin:\n{checked.stdout}{checked.stderr}")
+    # The production block's task queue: a task waits in the database until `db_worker` runs it; the sweepers'
+    # cron line runs.
+    queued = run(sys.executable, "manage.py", "shell", "-c", QUEUE_A_SWEEP, cwd=project, env=production)
+    if queued.stdout.split()[-1:] != ["READY"]:
+        sys.exit(f"the production settings do not queue tasks in the database:\n{queued.stdout}{queued.stderr}")
+    run(sys.executable, "manage.py", "db_worker", "--batch", cwd=project, env=production)
+    finished = run(sys.executable, "manage.py", "shell", "-c", SWEEP_STATUS, cwd=project, env=production)
+    if finished.stdout.split()[-1:] != ["SUCCESSFUL"]:
+        sys.exit(f"db_worker did not run the queued task:\n{finished.stdout}{finished.stderr}")
+    swept = run(sys.executable, "manage.py", "run_sweepers", cwd=project, env=production)
+    if len(swept.stdout.splitlines()) != 5:
+        sys.exit(f"run_sweepers should print a line per sweeper:\n{swept.stdout}")
+    print("production: tasks queued in the database and run by db_worker; run_sweepers runs every sweeper")
     without_host = {**production, "DJANGO_SETTINGS_MODULE": f"{PROJECT}.settings.base"}
     refused = run(sys.executable, "manage.py", "check", cwd=project, env=without_host, check=False)
     if refused.returncode == 0 or "PAYMENT_HOST = '127.0.0.1:8000'" not in refused.stderr:

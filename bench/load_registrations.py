@@ -230,10 +230,12 @@ def run_all(jobs, concurrency):
         return list(pool.map(guarded, jobs))
 
 
-def register_once(base, path, number):
+def register_once(base, path, number, headers=None):
+    """One learner: GET the form, POST it; ``headers`` go with both (a proxy's ``X-Forwarded-For``)."""
     import requests
 
     browser = requests.Session()
+    browser.headers.update(headers or {})
     page = browser.get(base + path, timeout=REQUEST_TIMEOUT)
     if page.status_code != 200:
         return ("error" if page.status_code >= 500 else "other", page.status_code)

@@ -17,6 +17,8 @@ WAGTAIL_TRAINING_PAY_REGISTRATION_RATE_LIMIT = os.environ.get("WTP_LOAD_RATE_LIM
 if os.environ.get("WTP_LOAD_CACHE") == "locmem":  # bench/load_rate_limit.py --cache locmem: what not to do
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+# The load tests count the emails a request sends; bench/multi_process.py runs real task workers instead.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 EMAIL_FILE_PATH = os.environ["WTP_LOAD_MAIL_DIR"]  # a fresh directory of the load test
 LOGGING = {
     "version": 1,

@@ -15,4 +15,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WAGTAIL_TRAINING_PAY_REGISTRATION_RATE_LIMIT = "100000000/s"
 # Emails and other background work run on a Tasks worker in production, not in the request: the
 # benchmark enqueues them and measures what the request itself does.
-TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+# bench/cases/multi_server.py queues them in the database for a real worker (BENCH_TASKS_BACKEND).
+TASKS = {"default": {"BACKEND": os.environ.get("BENCH_TASKS_BACKEND", "django_tasks.backends.dummy.DummyBackend")}}

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "payments",
     "django_countries",
     "django_tasks",
+    "django_tasks_db",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -102,6 +103,8 @@ WAGTAIL_I18N_ENABLED = False
 # process in production is silenced here only.
 SILENCED_SYSTEM_CHECKS = ["wagtail_training_pay.W002"]
 
+# Tasks run at once inside the test process; tests where a real worker is the point (tests/test_multi_process.py)
+# serve the site with django-tasks-db's database backend and run `db_worker` processes.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 PAYMENT_HOST = "testserver"

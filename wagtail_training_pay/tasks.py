@@ -1,7 +1,9 @@
 """Background work, through the Tasks API (django-tasks on every supported Django).
 
 Each task has a management command twin for cron, or runs after a commit; every task is safe to run
-twice and correctness never depends on them running.
+twice and correctness never depends on them running. django-tasks does not retry a task that failed or whose
+worker died: what the task carried is recorded in the database (an owed email, a money movement, an expired
+hold) and the sweepers (``run_sweepers``) do it again.
 """
 
 from django_tasks import task
@@ -76,3 +78,11 @@ def check_stale_payments_task():
     from .services.stale_payments import check_stale_payments
 
     return check_stale_payments()
+
+
+@task()
+def run_sweepers_task():
+    """Every sweeper, for a periodic-task scheduler; ``manage.py run_sweepers`` does the same from cron."""
+    from .services.sweepers import run_sweepers
+
+    return {result.name: result.state for result in run_sweepers()}

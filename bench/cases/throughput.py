@@ -64,12 +64,12 @@ def server_env():
     }
 
 
-def set_up_content():
-    """Migrate the PostgreSQL database and create the pages, in a process of its own."""
+def set_up_content(module="bench.cases.throughput", env=None):
+    """Migrate the PostgreSQL database and create the pages, in a process of its own (``module --set-up``)."""
     output = subprocess.run(
-        [sys.executable, "-m", "bench.cases.throughput", "--set-up"],
+        [sys.executable, "-m", module, "--set-up"],
         cwd=ROOT,
-        env=server_env(),
+        env=env or server_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -84,13 +84,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port):
+def start_gunicorn(port, workers=WORKERS, env=None):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     return subprocess.Popen(
-        [str(gunicorn), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+        [str(gunicorn), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
         + ["--timeout", str(TIMEOUT), "bench.wsgi:application"],
         cwd=ROOT,
-        env=server_env(),
+        env=env or server_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

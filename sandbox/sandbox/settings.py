@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "payments",
     "django_countries",
     "django_tasks",
+    "django_tasks_db",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -89,6 +90,17 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
     )
 }
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # Wagtail's search index uses PostgreSQL's GIN indexes: commands (db_worker, run_sweepers) check for it.
+    INSTALLED_APPS.append("django.contrib.postgres")
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The web server and the task worker write to one SQLite file: write-ahead log, and a write transaction
+    # that waits for the other process instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "static"
@@ -104,9 +116,10 @@ DEFAULT_FROM_EMAIL = "training@example.com"
 WAGTAIL_SITE_NAME = "Training sandbox"
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", DEMO_URL)
 
-# Background work: run at once in the demo; production sites use a worker
-# (for example django-tasks-db or django-tasks-rq and their worker command).
-TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")}}
+# Background work as in production (docs/deployment.md): tasks are written to the database and run by
+# `manage.py db_worker`, which `make demo` starts next to the web server. TASKS_BACKEND=... picks another backend
+# (django_tasks.backends.immediate.ImmediateBackend runs each task inside the request, with no worker).
+TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 # The registration rate limit counts in a cache every app server shares: Django's database cache works out of
 # the box (``migrate`` creates its table here, see demo/apps.py). Redis or Memcached do as well.

@@ -19,3 +19,10 @@ class ConfirmsThenFailsProvider(DummyProvider):
             payment.change_status(PaymentStatus.CONFIRMED)
             raise PaymentError("The gateway failed after the sale went through.")
         return super().get_form(payment, data)
+
+
+class StatusCheckCrashesProvider(DummyProvider):
+    """A gateway library with a bug: asking about a payment raises an error nobody expected."""
+
+    def check_status(self, payment):
+        raise RuntimeError("the gateway library crashed")

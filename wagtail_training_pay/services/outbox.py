@@ -107,26 +107,24 @@ def send_owed_email(email_id=None, *, dedupe_key=None):
             return False
         build = _builders.get(owed.kind)
         related = owed.related_object
+        owed.attempts += 1
         try:
-            message = build(owed) if build is not None and related is not None else None
-        except Exception as exc:  # a template or an attachment that fails: kept owed, and the sweep goes on
+            # A builder that fails (a template error, data it did not expect) leaves this email owed with its
+            # error and stops no other email of the sweep; its savepoint keeps the row's transaction usable.
+            with transaction.atomic():
+                message = build(owed) if build is not None and related is not None else None
+        except Exception as exc:
             logger.exception("Owed email %s (%s) could not be built.", owed.pk, owed.kind)
-            owed.attempts += 1
-            owed.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
-            owed.save(update_fields=["attempts", "last_error"])
-            return False
+            return _not_sent_yet(owed, exc)
         if message is None:
             owed.state = OwedEmailState.DROPPED
             owed.save(update_fields=["state"])
             return False
-        owed.attempts += 1
         try:
             message.send()
         except Exception as exc:  # SMTP errors, timeouts, a backend's own errors: try again later
-            owed.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
-            owed.save(update_fields=["attempts", "last_error"])
             logger.warning("Owed email %s (%s) not sent yet: %s", owed.pk, owed.kind, exc)
-            return False
+            return _not_sent_yet(owed, exc)
         owed.state = OwedEmailState.SENT
         owed.sent_at = timezone.now()
         owed.save(update_fields=["state", "sent_at", "attempts"])
@@ -134,6 +132,12 @@ def send_owed_email(email_id=None, *, dedupe_key=None):
         if after_sent is not None:
             after_sent()
         return True
+
+
+def _not_sent_yet(owed, exc):
+    owed.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+    owed.save(update_fields=["attempts", "last_error"])
+    return False
 
 
 def send_owed_emails(dedupe_keys=None):

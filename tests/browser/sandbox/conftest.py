@@ -1,7 +1,8 @@
 """The sandbox as a newcomer starts it, served for Chromium: its own settings, URLs, demo content and mail folder.
 
 One server per test session: a fresh SQLite database, ``migrate``, ``load_demo``, then ``runserver`` on a free
-port given as ``PORT`` (as ``make demo PORT=...`` does), mail written as ``.eml`` files to a temporary folder.
+port given as ``PORT`` and the task worker ``db_worker`` beside it (as ``make demo PORT=...`` does), mail written
+as ``.eml`` files to a temporary folder by the worker.
 Tests see what a person sees (pages, emails), never the test suite's settings or ``tests/urls.py``.
 """
 
@@ -47,6 +48,7 @@ class Sandbox:
             PYTHONUNBUFFERED="1",
         )
         self.server = None
+        self.worker = None
 
     def manage(self, *args, check=True):
         return subprocess.run(
@@ -61,8 +63,15 @@ class Sandbox:
     def start(self):
         self.manage("migrate", "--noinput", "-v0")
         self.load_demo_output = self.manage("load_demo").stdout
+        self.manage("db_worker", "--batch")  # the demo's queued work (Wagtail's search index) done before serving
         log = open(self.folder / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.log = log
+        self.worker = subprocess.Popen(
+            [sys.executable, str(SANDBOX / "manage.py"), "db_worker", "--interval", "0.2"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.server = subprocess.Popen(
             [sys.executable, str(SANDBOX / "manage.py"), "runserver", f"127.0.0.1:{self.port}", "--noreload"],
             env=self.env,
@@ -81,17 +90,28 @@ class Sandbox:
         raise RuntimeError("The sandbox did not start:\n" + (self.folder / "server.log").read_text())
 
     def stop(self):
+        for process in (self.server, self.worker):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=10)
         if self.server is not None:
-            self.server.terminate()
-            self.server.wait(timeout=10)
             self.log.close()
 
     def shell(self, code):
         """Run Python in the sandbox's own settings (for what a person cannot do in a browser: the clock)."""
         return self.manage("shell", "-c", code).stdout
 
-    def emails(self, to=None):
-        """The messages the demo wrote to its mail folder, oldest first, as ``email.message.EmailMessage``."""
+    def emails(self, to=None, wait=15):
+        """The messages the demo wrote to its mail folder, oldest first, as ``email.message.EmailMessage``.
+
+        The worker sends them a moment after the page answered: wait up to ``wait`` seconds for a first one.
+        """
+        deadline = time.monotonic() + wait
+        while not (messages := self._read_emails(to)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return messages
+
+    def _read_emails(self, to):
         if not self.mail_folder.exists():
             return []
         messages = []
