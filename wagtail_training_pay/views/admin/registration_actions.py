@@ -112,6 +112,11 @@ class RegistrationAction:
     def applies_to(self, registration):
         return True
 
+    def may_apply_to_row(self, registration):
+        """``applies_to`` from what a listing row already holds, without a query; the action's page checks
+        ``applies_to`` itself before doing anything."""
+        return self.applies_to(registration)
+
     def perform(self, registration, user, data):
         """Do the action through the services; return the amount refunded, if any."""
         raise NotImplementedError
@@ -141,6 +146,13 @@ class RefundAction(RegistrationAction):
 
     def applies_to(self, registration):
         return refundable_amount(registration) > 0
+
+    def may_apply_to_row(self, registration):
+        # The listing's rows carry what the registration's payments collected (``paid_total``).
+        paid = getattr(registration, "paid_total", None)
+        if paid is None:
+            return self.applies_to(registration)
+        return registration.paid_by_id is not None and paid > registration.refunded_amount
 
     def perform(self, registration, user, data):
         before = registration.refunded_amount
