@@ -99,8 +99,8 @@ def payment_method_labels():
 
     labels = {}
     for model in (LearnerPaymentMethod, HostPaymentMethod):
-        for variant, label in model.objects.exclude(label="").order_by("sort_order", "pk").values_list(
-            "variant", "label"
+        for variant, label in (
+            model.objects.exclude(label="").order_by("sort_order", "pk").values_list("variant", "label")
         ):
             labels.setdefault(variant, label)
     return labels

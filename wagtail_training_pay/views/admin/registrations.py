@@ -494,7 +494,11 @@ class RegistrationInspectView(HumanInspectMixin, InspectView):
         entries = ModelLogEntry.objects.filter(query).select_related("user").order_by("-timestamp", "-pk")
         can_view_money = permissions.can_view_money(self.request.user)
         return [
-            {"entry": entry, "details": self.log_details(entry, can_view_money), "when": local_datetime(entry.timestamp)}
+            {
+                "entry": entry,
+                "details": self.log_details(entry, can_view_money),
+                "when": local_datetime(entry.timestamp),
+            }
             for entry in entries
         ]
 
