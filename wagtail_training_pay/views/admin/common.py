@@ -5,11 +5,11 @@ from decimal import Decimal
 
 from babel.numbers import format_currency
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
 from django.utils.functional import lazy
 from django.utils.text import capfirst, format_lazy
-from django.utils.translation import get_language, get_language_info, ngettext, to_locale
+from django.utils.translation import get_language, get_language_info, to_locale
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column
 
@@ -51,6 +51,32 @@ class FormulaSafeExportMixin:
 
     def get_heading(self, queryset, field):
         return neutralise_formula(super().get_heading(queryset, field))
+
+    def as_spreadsheet(self, queryset, spreadsheet_format):
+        response = super().as_spreadsheet(queryset, spreadsheet_format)
+        if getattr(response, "streaming", False):
+            response.streaming_content = in_language_and_time_zone_of_now(response.streaming_content)
+        return response
+
+
+def in_language_and_time_zone_of_now(chunks):
+    """Yield ``chunks`` under the language and time zone active now.
+
+    A streamed CSV is written after the view returned, outside Wagtail's admin language and time zone: its
+    headings would be English and its times in the server's zone for a French administrator in Toronto."""
+    language, zone = translation.get_language(), timezone.get_current_timezone()  # now, not at the first chunk
+
+    def generate():
+        iterator = iter(chunks)
+        while True:
+            with translation.override(language), timezone.override(zone):
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    return
+            yield chunk
+
+    return generate()
 
 
 # Human labels and one named time zone per page ------------------------------------------------------
@@ -124,25 +150,26 @@ class LocalDateTimeColumn(Column):
         return local_datetime(super().get_value(instance))
 
 
-def row_count_label(count, singular, plural):
-    """``1 registration``, ``2 registrations``, ``1 inscription``, ``0 inscription``: the language's own plural."""
-    return ngettext(singular, plural, count) % {"count": number_format(count, force_grouping=True)}
+def row_count_label(count, message):
+    """``message(count)``, an ``ngettext`` of ``%(count)s``, with the count's digits grouped: ``50,000
+    registrations``, ``1 inscription``, ``0 inscription`` (each language's own plural rule)."""
+    return message(count) % {"count": number_format(count, force_grouping=True)}
 
 
 class RowNounMixin:
     """Names the rows of a listing or report under its pagination ("2 registrations") with the language's plural
-    rules, where Wagtail writes ``count`` and the model's plural name (wrong for a report's rows and for French's
-    "0 inscription").
+    rules, where Wagtail writes the count and the model's plural name (wrong for a report's rows, wrong for French's
+    "0 inscription", and ungrouped).
 
-    ``row_nouns`` is a ``(singular, plural)`` pair of ``ngettext`` messages with ``%(count)s``."""
+    ``row_count_message(count)`` returns an ``ngettext`` message with ``%(count)s``."""
 
-    row_nouns = None
+    row_count_message = None
 
     def get_paginator(self, *args, **kwargs):
         paginator = super().get_paginator(*args, **kwargs)
-        if self.row_nouns:
-            singular, plural = self.row_nouns
-            paginator.items_count_label = lazy(lambda: row_count_label(paginator.count, singular, plural), str)()
+        message = self.row_count_message
+        if message is not None:
+            paginator.items_count_label = lazy(lambda: row_count_label(paginator.count, message), str)()
         return paginator
 
 
@@ -153,9 +180,11 @@ class HumanInspectMixin:
     once (``time_zone_name`` in the context)."""
 
     name_time_zone_in_labels = False
+    #: ``{field name: label}`` where the model's verbose name will not do (untranslated, or a developer's word).
+    field_labels = {}
 
     def get_field_label(self, field_name, field):
-        label = super().get_field_label(field_name, field)
+        label = self.field_labels.get(field_name) or super().get_field_label(field_name, field)
         if self.name_time_zone_in_labels and isinstance(field, models.DateTimeField):
             return with_time_zone(label)
         return label

@@ -12,7 +12,7 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 from payments import FraudStatus, PaymentStatus
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
@@ -110,7 +110,11 @@ def payment_label(payment):
 
 class PaymentIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
-    row_nouns = (_("%(count)s payment"), _("%(count)s payments"))
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s payment", "%(count)s payments", count)
+
     default_ordering = "-created"
     custom_value_preprocess = {
         **IndexView.custom_value_preprocess,
@@ -204,10 +208,24 @@ class PaymentInspectView(HumanInspectMixin, InspectView):
     any_permission_required = ["view"]
     name_time_zone_in_labels = True
 
-    def get_field_label(self, field_name, field):
-        if field_name == "variant":
-            return _("Payment method")
-        return super().get_field_label(field_name, field)
+    #: Labels of django-payments' fields, which have no translated verbose names.
+    field_labels = {
+        "variant": _("Payment method"),
+        "fraud_message": _("Fraud check message"),
+        "total": _("Total"),
+        "captured_amount": _("Captured"),
+        "refunded_amount": _("Refunded"),
+        "currency": _("Currency"),
+        "transaction_id": _("Transaction"),
+        "message": _("Message"),
+        "created": _("Created"),
+        "modified": _("Last changed"),
+        "billing_first_name": _("First name"),
+        "billing_last_name": _("Last name"),
+        "billing_email": _("Email"),
+        "billing_city": _("City"),
+        "billing_country_code": _("Country"),
+    }
 
     def get_object(self, queryset=None):
         return get_object_or_404(Payment.objects.select_related("registration__page", "usage_charge__page"), pk=self.pk)

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from payments import FraudStatus, PaymentStatus
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
@@ -163,7 +164,11 @@ def local_naive(value):
 
 class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
-    row_nouns = (_("%(count)s registration"), _("%(count)s registrations"))
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s registration", "%(count)s registrations", count)
+
     default_ordering = "-created_at"
     search_fields = ["first_name", "last_name", "email"]
     custom_value_preprocess = {

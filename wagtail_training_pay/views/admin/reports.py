@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
@@ -69,8 +70,12 @@ class RevenueBySessionView(RevenueReportView):
     header_icon = "calendar-alt"
     index_url_name = "training_reports:revenue_by_session"
     index_results_url_name = "training_reports:revenue_by_session_results"
+
     # A row is a session (in one currency), not a payment.
-    row_nouns = (_("%(count)s session"), _("%(count)s sessions"))
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s session", "%(count)s sessions", count)
+
     list_export = ["title", "start_at", "seats", "capacity", "payment_count", "currency", "gross", "refunded", "net"]
     export_headings = {
         "title": _("Session"),
@@ -120,7 +125,11 @@ class RevenueByMonthView(RevenueReportView):
     header_icon = "date"
     index_url_name = "training_reports:revenue_by_month"
     index_results_url_name = "training_reports:revenue_by_month_results"
-    row_nouns = (_("%(count)s month"), _("%(count)s months"))
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s month", "%(count)s months", count)
+
     list_export = ["month", "currency", "payment_count", "learner_gross", "host_gross", "gross", "refunded", "net"]
     export_headings = {
         "month": _("Month"),
@@ -193,7 +202,11 @@ class UsageBillingView(MoneyReportView):
     results_template_name = "wagtail_training_pay/admin/usage_billing_report_results.html"
     index_url_name = "training_reports:usage_billing"
     index_results_url_name = "training_reports:usage_billing_results"
-    row_nouns = (_("%(count)s pay-per-use charge"), _("%(count)s pay-per-use charges"))
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s pay-per-use charge", "%(count)s pay-per-use charges", count)
+
     filterset_class = UsageChargeFilterSet
     list_export = [
         "host",
@@ -286,7 +299,11 @@ class UpcomingSessionsView(RowNounMixin, ReportView):
     header_icon = "calendar-alt"
     index_url_name = "training_reports:upcoming_sessions"
     index_results_url_name = "training_reports:upcoming_sessions_results"
-    row_nouns = (_("%(count)s upcoming session"), _("%(count)s upcoming sessions"))
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s upcoming session", "%(count)s upcoming sessions", count)
+
     paginate_by = 100
 
     def dispatch(self, request, *args, **kwargs):
