@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.generic import FormView
 from wagtail.admin import messages
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
@@ -96,6 +97,8 @@ class RegistrationAction:
 
     name = ""
     label = ""
+    #: The shorter label of its button on a listing row (the row names the learner).
+    row_label = ""
     icon = ""
     form_class = EmptyForm
     question = ""
@@ -134,7 +137,8 @@ class RegistrationAction:
 class RefundAction(RegistrationAction):
     name = "refund"
     label = _("Refund")
-    icon = "undo"
+    row_label = _("Refund")
+    icon = "rotate"
     form_class = RefundForm
     question = _("Refund this registration through its payment provider?")
     submit_label = _("Yes, refund")
@@ -168,6 +172,7 @@ class RefundAction(RegistrationAction):
 class CancelAction(RegistrationAction):
     name = "cancel"
     label = _("Cancel registration")
+    row_label = pgettext_lazy("registration action", "Cancel")
     icon = "cross"
     form_class = CancelForm
     question = _("Cancel this registration? Its seat is given up.")
@@ -192,6 +197,7 @@ class CancelAction(RegistrationAction):
 class ConfirmAction(RegistrationAction):
     name = "confirm"
     label = _("Confirm by hand")
+    row_label = pgettext_lazy("registration action", "Confirm")
     icon = "tick"
     form_class = ReasonForm
     question = _(
@@ -211,6 +217,7 @@ class ConfirmAction(RegistrationAction):
 class ResendConfirmationAction(RegistrationAction):
     name = "resend"
     label = _("Resend confirmation email")
+    row_label = _("Resend email")
     icon = "mail"
     question = _("Send the confirmation email to the learner again?")
     submit_label = _("Yes, send it")
@@ -226,6 +233,7 @@ class ResendConfirmationAction(RegistrationAction):
 class AdmitAction(RegistrationAction):
     name = "admit"
     label = _("Move in from the waiting list")
+    row_label = pgettext_lazy("registration action", "Move in")
     icon = "arrow-right"
     question = _("Give this learner on the waiting list a seat? They are asked to pay if the session has a fee.")
     submit_label = _("Yes, move them in")

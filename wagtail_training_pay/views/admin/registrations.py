@@ -26,7 +26,7 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.admin.widgets.button import ButtonWithDropdown, HeaderButton, ListingButton
+from wagtail.admin.widgets.button import ButtonWithDropdown, HeaderButton
 from wagtail.log_actions import registry as log_registry
 from wagtail.models import ModelLogEntry
 
@@ -162,6 +162,12 @@ def local_naive(value):
     return timezone.make_naive(value) if timezone.is_aware(value) else value
 
 
+class RowActionsColumn(Column):
+    """The actions a registration allows, as buttons on its row rather than in a menu."""
+
+    cell_template_name = "wagtail_training_pay/admin/registration_actions_cell.html"
+
+
 class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
 
@@ -223,20 +229,7 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
         return [action for action in ACTIONS if action.user_may(self.request.user)]
 
     def get_list_buttons(self, instance):
-        # The actions a registration allows, as buttons on its row (the page re-checks them exactly: a row
-        # only looks at figures the listing already read, so no query per row).
-        buttons = [
-            ListingButton(
-                action.label,
-                url=action.url_for(instance),
-                icon_name=action.icon,
-                priority=10 + index,
-                attrs={"data-registration-action": action.name},
-            )
-            for index, action in enumerate(self.row_actions)
-            if action.may_apply_to_row(instance)
-        ]
-        buttons += super().get_list_buttons(instance)
+        buttons = super().get_list_buttons(instance)
         # Wagtail names the "more" menu after str(instance): the learner's name.
         label = _("More options for '%(title)s'") % {"title": self.learner_label(instance)}
         for button in buttons:
@@ -279,7 +272,19 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
                 MoneyColumn("refunded_amount", label=_("Refunded")),
             ]
         columns.append(LocalDateTimeColumn("created_at", label=_("Registered"), sort_key="created_at"))
+        if self.row_actions:
+            columns.append(RowActionsColumn("actions", label=_("Actions"), accessor=self.actions_of_row))
         return columns
+
+    def actions_of_row(self, registration):
+        """``[(action, url, learner)]`` a row offers; its page checks them exactly: a row only looks at figures the
+        listing already read, so no query per row."""
+        learner = self.learner_label(registration)
+        return [
+            (action, action.url_for(registration), learner)
+            for action in self.row_actions
+            if action.may_apply_to_row(registration)
+        ]
 
     # Export -----------------------------------------------------------------------------------
 
