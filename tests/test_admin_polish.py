@@ -10,11 +10,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from wagtail_training_pay.models import LearnerPaymentMethod, Registration, RegistrationStatus
+from wagtail_training_pay.models import LearnerPaymentMethod, MoneyMovement, Registration, RegistrationStatus
+from wagtail_training_pay.models.money import MovementKind, MovementState
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.admin_fixtures"]
@@ -300,3 +302,27 @@ def test_a_double_submitted_cancellation_cancels_and_refunds_once(client, manage
     # The row's buttons follow: nothing left to refund or cancel.
     listing = client.get(reverse("training_registrations:index")).content.decode()
     assert action_buttons(listing) == []
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("action", ["cancel", "refund"])
+def test_two_tabs_pressing_the_same_button_at_once_move_the_money_once(manager, ada, action):
+    """Two staff tabs (or a double click) post the same action at the same instant, each on its own connection:
+    the row locks let one through; the other is told, and the learner is refunded once."""
+    from tests.test_registration_concurrency import run_together
+
+    url = reverse(f"training_registrations:{action}", args=[ada.pk])
+    clients = [Client(), Client()]
+    for client in clients:
+        client.force_login(manager)
+    data = {"refund": "on"} if action == "cancel" else {}
+    responses = run_together(2, lambda index: clients[index].post(url, data))
+    ada.refresh_from_db()
+    assert ada.refunded_amount == 45
+    refunds = MoneyMovement.objects.filter(payment__registration=ada, kind=MovementKind.REFUND)
+    assert [(movement.amount, movement.state) for movement in refunds] == [(45, MovementState.DONE)]
+    logged = ModelLogEntry.objects.filter(action=f"wagtail_training_pay.{action}", object_id=str(ada.pk))
+    assert logged.count() == 1
+    # The one that came second was answered (the form's error, or back to the page), not a server error.
+    assert sorted(response.status_code for response in responses) in ([200, 302], [302, 302])
