@@ -32,6 +32,20 @@ def open_the_draft_editor(page, sandbox):
     page.wait_for_url(re.compile(r"/admin/pages/\d+/edit/$"))
 
 
+def open_the_join_links(page, axe_scan, link, starts_pattern, button):
+    """From the page header's Actions menu to the confirmation page, which says when the session starts; submitted.
+    Returns what that page said."""
+    page.get_by_role("button", name="Actions").first.click()
+    page.get_by_role("link", name=link).click()
+    page.wait_for_url(re.compile(r"/start/$"))
+    warning = page.locator("main").inner_text()
+    assert re.search(starts_pattern, warning), warning
+    assert axe_scan(page, "main form") == []
+    page.locator("main form").get_by_role("button", name=button).click()
+    page.wait_for_load_state()
+    return warning
+
+
 def test_a_host_sees_the_cost_changes_pays_and_starts_the_session(sandbox, sandbox_page, axe_scan, sandbox_screenshot):
     page = sandbox_page(locale="en-GB")
     log_in(page, sandbox)
@@ -81,14 +95,9 @@ def test_a_host_sees_the_cost_changes_pays_and_starts_the_session(sandbox, sandb
 
     # Opening the join links is its own action, named apart from "Start session" (publish): a confirmation page
     # says when the session starts, and it can be undone.
-    page.get_by_role("button", name="Actions").first.click()
-    page.get_by_role("link", name="Open the join links").click()
-    page.wait_for_url(re.compile(r"/start/$"))
-    warning = page.locator("main").inner_text()
-    assert re.search(r"This session starts on .+, in \d+ days\.", warning), warning
-    assert axe_scan(page, "main form") == []
-    page.locator("main form").get_by_role("button", name="Open the join links now").click()
-    page.wait_for_load_state()
+    open_the_join_links(
+        page, axe_scan, "Open the join links", r"This session starts on .+, in \d+ days\.", "Open the join links now"
+    )
     assert "The join links are open" in page.locator(".messages").inner_text()
 
     page.get_by_role("button", name="Actions").first.click()
@@ -200,15 +209,14 @@ def french_host_pays(page, sandbox, sandbox_page, axe_scan, sandbox_screenshot):
     assert "50 minutes" in visitor.locator(".wtp-facts").inner_text()
 
     # Start session: open the join links, after a page saying when it starts, in the host's zone, named.
-    page.get_by_role("button", name="Actions").first.click()
-    page.get_by_role("link", name="Ouvrir les liens pour rejoindre").click()
-    page.wait_for_url(re.compile(r"/start/$"))
-    warning = page.locator("main").inner_text()
-    assert re.search(r"Cette session commence le .+ \(heure .+\), dans \d+ jours\.", warning), warning
+    warning = open_the_join_links(
+        page,
+        axe_scan,
+        "Ouvrir les liens pour rejoindre",
+        r"Cette session commence le .+ \(heure .+\), dans \d+ jours\.",
+        "Ouvrir les liens pour rejoindre maintenant",
+    )
     assert "heure normale de l’Est" in warning or "heure de l’Est" in warning, warning
-    assert axe_scan(page, "main form") == []
-    page.locator("main form").get_by_role("button", name="Ouvrir les liens pour rejoindre maintenant").click()
-    page.wait_for_load_state()
     assert "Les liens pour rejoindre sont ouverts" in page.locator(".messages").inner_text()
 
     [receipt] = sandbox.emails(to=BILLING["email"])[-1:]

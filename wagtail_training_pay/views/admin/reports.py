@@ -35,15 +35,22 @@ class PaymentDateFilterSet(WagtailFilterSet):
         fields = []
 
 
-class MoneyReportView(RowNounMixin, FormulaSafeExportMixin, ReportView):
-    """A report only users allowed to see payments may open."""
+class CheckedReportView(RowNounMixin, ReportView):
+    """A report only users for whom ``user_may_open(user)`` is true may open."""
 
     paginate_by = 100
+    user_may_open = None
 
     def dispatch(self, request, *args, **kwargs):
-        if not permissions.can_view_money(request.user):
+        if not self.user_may_open(request.user):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
+
+
+class MoneyReportView(FormulaSafeExportMixin, CheckedReportView):
+    """A report only users allowed to see payments may open."""
+
+    user_may_open = staticmethod(permissions.can_view_money)
 
     def get_filtered_queryset(self):
         # get_queryset() filters the rows before they are aggregated.
@@ -292,7 +299,7 @@ class UsageBillingView(MoneyReportView):
         return context
 
 
-class UpcomingSessionsView(RowNounMixin, ReportView):
+class UpcomingSessionsView(CheckedReportView):
     """The live sessions still to come: the dashboard's "N upcoming sessions" opens this list of those N."""
 
     page_title = _("Upcoming sessions")
@@ -304,12 +311,7 @@ class UpcomingSessionsView(RowNounMixin, ReportView):
     def row_count_message(count):
         return ngettext("%(count)s upcoming session", "%(count)s upcoming sessions", count)
 
-    paginate_by = 100
-
-    def dispatch(self, request, *args, **kwargs):
-        if not permissions.can_view_registrations(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    user_may_open = staticmethod(permissions.can_view_registrations)
 
     def get_queryset(self):
         # The very query the dashboard counts, in start order.
