@@ -326,3 +326,18 @@ def test_two_tabs_pressing_the_same_button_at_once_move_the_money_once(manager, 
     assert logged.count() == 1
     # The one that came second was answered (the form's error, or back to the page), not a server error.
     assert sorted(response.status_code for response in responses) in ([200, 302], [302, 302])
+
+
+def test_language_names_fall_back_to_the_code_for_a_language_django_does_not_know():
+    from django.utils import translation
+
+    from wagtail_training_pay.views.admin.common import language_name
+
+    with translation.override("fr"):
+        assert [language_name(code) for code in ("fr", "en", "fr-ca", "zz", "")] == [
+            "Français",
+            "Anglais",
+            "Français",
+            "zz",
+            "",
+        ]
