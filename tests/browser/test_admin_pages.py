@@ -31,6 +31,7 @@ def ada(paid_session, register):
         ("admin-payments", lambda ada: reverse("training_payments:index")),
         ("admin-revenue-per-session", lambda ada: reverse("training_reports:revenue_by_session")),
         ("admin-dashboard", lambda ada: reverse("wagtailadmin_home")),
+        ("admin-upcoming-sessions", lambda ada: reverse("training_reports:upcoming_sessions")),
     ],
 )
 def test_the_admin_screen_passes_the_accessibility_scan(
@@ -63,11 +64,26 @@ def test_the_session_editors_figures_panel_passes_the_accessibility_scan(
 
 
 def test_a_partial_refund_from_the_browser(logged_in_manager, live_server, ada):
+    """The Refund button is in sight on the registration's page, not behind a menu."""
     page = logged_in_manager
     page.goto(live_server.url + reverse("training_registrations:inspect", args=[ada.pk]))
-    page.goto(live_server.url + reverse("training_registrations:refund", args=[ada.pk]))
+    refund = page.locator("header").get_by_role("link", name="Refund")
+    expect(refund).to_be_visible()
+    refund.click()
     page.get_by_label("Amount to refund").fill("12.50")
     page.get_by_role("button", name="Yes, refund").click()
     expect(page.get_by_text("€12.50 refunded.")).to_be_visible()
     ada.refresh_from_db()
     assert str(ada.refunded_amount) == "12.50"
+
+
+def test_a_cancellation_from_the_row_of_the_listing(logged_in_manager, live_server, ada):
+    page = logged_in_manager
+    page.goto(live_server.url + reverse("training_registrations:index"))
+    row = page.get_by_role("row").filter(has_text="Ada Lovelace")
+    expect(row.get_by_role("link", name="Resend email")).to_be_visible()
+    row.get_by_role("link", name="Cancel").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    expect(page.get_by_text("Registration cancelled; €45.00 refunded.")).to_be_visible()
+    page.goto(live_server.url + reverse("training_registrations:index"))
+    expect(page.get_by_role("row").filter(has_text="Ada Lovelace").get_by_role("link", name="Refund")).to_have_count(0)

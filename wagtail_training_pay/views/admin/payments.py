@@ -13,17 +13,27 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 from payments import FraudStatus, PaymentStatus
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
-from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ... import admin_permissions as permissions
 from ...models import Payment
 from ...reporting import attention_conditions
-from .common import FormulaSafeExportMixin, MoneyColumn, format_money
+from .common import (
+    FormulaSafeExportMixin,
+    HumanInspectMixin,
+    LocalDateTimeColumn,
+    MoneyColumn,
+    RowNounMixin,
+    format_money,
+    payment_method_label,
+    payment_method_labels,
+    with_time_zone,
+)
 from .payment_attention import SETTLED_ACTION, SettlePaymentView
 from .registrations import FRAUD_STATUS_LABELS, PAYMENT_STATUS_LABELS, _ExportRows, local_naive
 
@@ -41,7 +51,8 @@ ATTENTION_CHOICES = [
 
 
 def variant_choices():
-    return [(name, name) for name in getattr(settings, "PAYMENT_VARIANTS", {})]
+    labels = payment_method_labels()
+    return [(name, payment_method_label(name, labels)) for name in getattr(settings, "PAYMENT_VARIANTS", {})]
 
 
 class PaymentFilterSet(WagtailFilterSet):
@@ -109,8 +120,13 @@ def payment_label(payment):
     return _("Payment #%(id)s") % {"id": payment.pk}
 
 
-class PaymentIndexView(FormulaSafeExportMixin, IndexView):
+class PaymentIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s payment", "%(count)s payments", count)
+
     default_ordering = "-created"
     custom_value_preprocess = {
         **IndexView.custom_value_preprocess,
@@ -131,7 +147,12 @@ class PaymentIndexView(FormulaSafeExportMixin, IndexView):
         return [
             title_column_class("payment", label=_("Payment"), accessor=payment_label, get_url=self.get_inspect_url),
             Column("paid_for", label=_("For"), accessor=paid_for),
-            Column("variant", label=_("Payment method"), sort_key="variant"),
+            Column(
+                "variant",
+                label=_("Payment method"),
+                sort_key="variant",
+                accessor=lambda p: payment_method_label(p.variant, self.method_labels),
+            ),
             StatusTagColumn(
                 "status",
                 label=_("Status"),
@@ -143,8 +164,12 @@ class PaymentIndexView(FormulaSafeExportMixin, IndexView):
             MoneyColumn("total", label=_("Total"), sort_key="total"),
             MoneyColumn("captured_amount", label=_("Captured")),
             MoneyColumn("refunded_amount", label=_("Refunded")),
-            DateColumn("created", label=_("Created"), sort_key="created"),
+            LocalDateTimeColumn("created", label=_("Created"), sort_key="created"),
         ]
+
+    @cached_property
+    def method_labels(self):
+        return payment_method_labels()
 
     @cached_property
     def list_export(self):
@@ -165,8 +190,8 @@ class PaymentIndexView(FormulaSafeExportMixin, IndexView):
         "refunded_amount": _("Refunded"),
         "currency": _("Currency"),
         "transaction_id": _("Transaction"),
-        "created": _("Created"),
-        "modified": _("Last changed"),
+        "created": with_time_zone(_("Created")),
+        "modified": with_time_zone(_("Last changed")),
         "billing_first_name": _("First name"),
         "billing_last_name": _("Last name"),
         "billing_email": _("Email"),
@@ -181,6 +206,8 @@ class PaymentIndexView(FormulaSafeExportMixin, IndexView):
                 row[field] = str(PAYMENT_STATUS_LABELS.get(item.status, item.status))
             elif field == "fraud_status":
                 row[field] = str(FRAUD_STATUS_LABELS.get(item.fraud_status, item.fraud_status))
+            elif field == "variant":
+                row[field] = payment_method_label(item.variant, self.method_labels)
             else:
                 row[field] = getattr(item, field)
         return row
@@ -189,8 +216,28 @@ class PaymentIndexView(FormulaSafeExportMixin, IndexView):
         return "payments"
 
 
-class PaymentInspectView(InspectView):
+class PaymentInspectView(HumanInspectMixin, InspectView):
     any_permission_required = ["view"]
+    name_time_zone_in_labels = True
+
+    #: Labels of django-payments' fields, which have no translated verbose names.
+    field_labels = {
+        "variant": _("Payment method"),
+        "fraud_message": _("Fraud check message"),
+        "total": _("Total"),
+        "captured_amount": _("Captured"),
+        "refunded_amount": _("Refunded"),
+        "currency": _("Currency"),
+        "transaction_id": _("Transaction"),
+        "message": _("Message"),
+        "created": _("Created"),
+        "modified": _("Last changed"),
+        "billing_first_name": _("First name"),
+        "billing_last_name": _("Last name"),
+        "billing_email": _("Email"),
+        "billing_city": _("City"),
+        "billing_country_code": _("Country"),
+    }
 
     def get_object(self, queryset=None):
         return get_object_or_404(Payment.objects.select_related("registration__page", "usage_charge__page"), pk=self.pk)
@@ -207,6 +254,9 @@ class PaymentInspectView(InspectView):
             fields += ["billing_first_name", "billing_last_name", "billing_email", "billing_city"]
             fields += ["billing_country_code"]
         return fields
+
+    def get_variant_display_value(self):
+        return payment_method_label(self.object.variant, payment_method_labels())
 
     def get_status_display_value(self):
         return PAYMENT_STATUS_LABELS.get(self.object.status, self.object.status)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.generic import FormView
 from wagtail.admin import messages
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
@@ -96,6 +97,8 @@ class RegistrationAction:
 
     name = ""
     label = ""
+    #: The shorter label of its button on a listing row (the row names the learner).
+    row_label = ""
     icon = ""
     form_class = EmptyForm
     question = ""
@@ -111,6 +114,11 @@ class RegistrationAction:
 
     def applies_to(self, registration):
         return True
+
+    def may_apply_to_row(self, registration):
+        """``applies_to`` from what a listing row already holds, without a query; the action's page checks
+        ``applies_to`` itself before doing anything."""
+        return self.applies_to(registration)
 
     def perform(self, registration, user, data):
         """Do the action through the services; return the amount refunded, if any."""
@@ -129,7 +137,8 @@ class RegistrationAction:
 class RefundAction(RegistrationAction):
     name = "refund"
     label = _("Refund")
-    icon = "undo"
+    row_label = _("Refund")
+    icon = "rotate"
     form_class = RefundForm
     question = _("Refund this registration through its payment provider?")
     submit_label = _("Yes, refund")
@@ -141,6 +150,13 @@ class RefundAction(RegistrationAction):
 
     def applies_to(self, registration):
         return refundable_amount(registration) > 0
+
+    def may_apply_to_row(self, registration):
+        # The listing's rows carry what the registration's payments collected (``paid_total``).
+        paid = getattr(registration, "paid_total", None)
+        if paid is None:
+            return self.applies_to(registration)
+        return registration.paid_by_id is not None and paid > registration.refunded_amount
 
     def perform(self, registration, user, data):
         before = registration.refunded_amount
@@ -156,6 +172,7 @@ class RefundAction(RegistrationAction):
 class CancelAction(RegistrationAction):
     name = "cancel"
     label = _("Cancel registration")
+    row_label = pgettext_lazy("registration action", "Cancel")
     icon = "cross"
     form_class = CancelForm
     question = _("Cancel this registration? Its seat is given up.")
@@ -180,6 +197,7 @@ class CancelAction(RegistrationAction):
 class ConfirmAction(RegistrationAction):
     name = "confirm"
     label = _("Confirm by hand")
+    row_label = pgettext_lazy("registration action", "Confirm")
     icon = "tick"
     form_class = ReasonForm
     question = _(
@@ -199,6 +217,7 @@ class ConfirmAction(RegistrationAction):
 class ResendConfirmationAction(RegistrationAction):
     name = "resend"
     label = _("Resend confirmation email")
+    row_label = _("Resend email")
     icon = "mail"
     question = _("Send the confirmation email to the learner again?")
     submit_label = _("Yes, send it")
@@ -214,6 +233,7 @@ class ResendConfirmationAction(RegistrationAction):
 class AdmitAction(RegistrationAction):
     name = "admit"
     label = _("Move in from the waiting list")
+    row_label = pgettext_lazy("registration action", "Move in")
     icon = "arrow-right"
     question = _("Give this learner on the waiting list a seat? They are asked to pay if the session has a fee.")
     submit_label = _("Yes, move them in")

@@ -20,12 +20,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from payments import FraudStatus, PaymentStatus
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
-from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.admin.widgets.button import Button, ButtonWithDropdown
+from wagtail.admin.widgets.button import ButtonWithDropdown, HeaderButton
 from wagtail.log_actions import registry as log_registry
 from wagtail.models import ModelLogEntry
 
@@ -33,7 +34,20 @@ from ... import admin_permissions as permissions
 from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED
-from .common import FormulaSafeExportMixin, MoneyColumn, format_money
+from .common import (
+    FormulaSafeExportMixin,
+    HumanInspectMixin,
+    LocalDateTimeColumn,
+    MoneyColumn,
+    RowNounMixin,
+    format_money,
+    language_name,
+    local_datetime,
+    payment_method_label,
+    payment_method_labels,
+    with_time_zone,
+    yes_no,
+)
 
 #: Rows fetched per round trip while exporting; memory stays flat whatever the number of rows.
 EXPORT_CHUNK_SIZE = 2000
@@ -148,8 +162,19 @@ def local_naive(value):
     return timezone.make_naive(value) if timezone.is_aware(value) else value
 
 
-class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
+class RowActionsColumn(Column):
+    """The actions a registration allows, as buttons on its row rather than in a menu."""
+
+    cell_template_name = "wagtail_training_pay/admin/registration_actions_cell.html"
+
+
+class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
     any_permission_required = ["view"]
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s registration", "%(count)s registrations", count)
+
     default_ordering = "-created_at"
     search_fields = ["first_name", "last_name", "email"]
     custom_value_preprocess = {
@@ -196,6 +221,13 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
             return registration.full_name or registration.email
         return _("Registration #%(id)s") % {"id": registration.pk}
 
+    @cached_property
+    def row_actions(self):
+        """The actions this user may take, decided once per listing (each row then only checks its status)."""
+        from .registration_actions import ACTIONS
+
+        return [action for action in ACTIONS if action.user_may(self.request.user)]
+
     def get_list_buttons(self, instance):
         buttons = super().get_list_buttons(instance)
         # Wagtail names the "more" menu after str(instance): the learner's name.
@@ -239,8 +271,20 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
                 MoneyColumn("amount", label=_("Amount"), sort_key="amount"),
                 MoneyColumn("refunded_amount", label=_("Refunded")),
             ]
-        columns.append(DateColumn("created_at", label=_("Registered"), sort_key="created_at"))
+        columns.append(LocalDateTimeColumn("created_at", label=_("Registered"), sort_key="created_at"))
+        if self.row_actions:
+            columns.append(RowActionsColumn("actions", label=_("Actions"), accessor=self.actions_of_row))
         return columns
+
+    def actions_of_row(self, registration):
+        """``[(action, url, learner)]`` a row offers; its page checks them exactly: a row only looks at figures the
+        listing already read, so no query per row."""
+        learner = self.learner_label(registration)
+        return [
+            (action, action.url_for(registration), learner)
+            for action in self.row_actions
+            if action.may_apply_to_row(registration)
+        ]
 
     # Export -----------------------------------------------------------------------------------
 
@@ -301,7 +345,15 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
             "payment_status": _("Payment status"),
             "payment_variant": _("Payment method"),
             "answers": _("Answers"),
+            "language": _("Language"),
         }
+        for field, label in (
+            ("session_start_at", _("Session starts at")),
+            ("created_at", _("Registered at")),
+            ("confirmed_at", _("Confirmed at")),
+            ("cancelled_at", _("Cancelled at")),
+        ):
+            headings[field] = with_time_zone(label)
         if self.exported_session is not None:
             for name, label in self.export_question_labels.get(self.exported_session.pk, []):
                 headings[f"answer:{name}"] = label
@@ -313,6 +365,7 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
         status_labels = {value: str(label) for value, label in RegistrationStatus.choices}
         payment_labels = {value: str(label) for value, label in PaymentStatus.CHOICES}
         country_names = {}
+        method_labels = payment_method_labels()
 
         def country_name(item):
             code = str(item.billing_country or "")
@@ -334,6 +387,8 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
             "get_status_display": lambda item: status_labels.get(item.status, item.status),
             "payment_status": lambda item: payment_labels.get(item.payment_status, item.payment_status or ""),
             "billing_country.name": country_name,
+            "language": lambda item: language_name(item.language),
+            "payment_variant": lambda item: payment_method_label(item.payment_variant, method_labels),
             "answers": answers,
         }
         for field in ("amount", "paid_total", "refunded_amount"):
@@ -365,7 +420,7 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
         )
 
 
-class RegistrationInspectView(InspectView):
+class RegistrationInspectView(HumanInspectMixin, InspectView):
     any_permission_required = ["view"]
     template_name = "wagtail_training_pay/admin/registration_inspect.html"
 
@@ -396,10 +451,6 @@ class RegistrationInspectView(InspectView):
             fields += ["amount", "refunded_amount", "late_payment_refunded"]
         return fields
 
-    def get_field_display_value(self, field_name, field):
-        value = super().get_field_display_value(field_name, field)
-        return "—" if value is None or value == "" else value
-
     def get_amount_display_value(self):
         return format_money(self.object.amount, self.object.currency)
 
@@ -408,8 +459,13 @@ class RegistrationInspectView(InspectView):
 
     def get_page_display_value(self):
         page = self.object.page
-        start = timezone.localtime(page.start_at) if page.start_at else None
-        return f"{page.title} ({start:%Y-%m-%d %H:%M})" if start else page.title
+        return f"{page.title} ({local_datetime(page.start_at)})" if page.start_at else page.title
+
+    def get_language_display_value(self):
+        return language_name(self.object.language) or "—"
+
+    def get_late_payment_refunded_display_value(self):
+        return yes_no(self.object.late_payment_refunded)
 
     def get_billing_country_display_value(self):
         return self.object.billing_country.name if self.object.billing_country else ""
@@ -419,9 +475,12 @@ class RegistrationInspectView(InspectView):
         return list(self.object.payments.order_by("created", "pk"))
 
     def payment_rows(self):
+        method_labels = payment_method_labels()
         return [
             {
                 "payment": payment,
+                "created": local_datetime(payment.created),
+                "method": payment_method_label(payment.variant, method_labels),
                 "status": PAYMENT_STATUS_LABELS.get(payment.status, payment.status),
                 "fraud_status": FRAUD_STATUS_LABELS.get(payment.fraud_status, payment.fraud_status),
                 "total": format_money(payment.total, payment.currency),
@@ -444,7 +503,14 @@ class RegistrationInspectView(InspectView):
             )
         entries = ModelLogEntry.objects.filter(query).select_related("user").order_by("-timestamp", "-pk")
         can_view_money = permissions.can_view_money(self.request.user)
-        return [{"entry": entry, "details": self.log_details(entry, can_view_money)} for entry in entries]
+        return [
+            {
+                "entry": entry,
+                "details": self.log_details(entry, can_view_money),
+                "when": local_datetime(entry.timestamp),
+            }
+            for entry in entries
+        ]
 
     def log_details(self, entry, can_view_money):
         """What a log entry's data says, in words; amounts only for those who may see money."""
@@ -464,12 +530,23 @@ class RegistrationInspectView(InspectView):
         return "; ".join(str(detail) for detail in details)
 
     @cached_property
-    def header_more_buttons(self):
+    def actions(self):
         from .registration_actions import available_actions
 
+        return available_actions(self.object, self.request.user)
+
+    @cached_property
+    def header_buttons(self):
+        # Visible buttons in the header, not a dropdown: what can be done to this registration shows at once.
         return [
-            Button(action.label, url=action.url_for(self.object), icon_name=action.icon, priority=10 + index)
-            for index, action in enumerate(available_actions(self.object, self.request.user))
+            HeaderButton(
+                action.label,
+                url=action.url_for(self.object),
+                icon_name=action.icon,
+                priority=10 + index,
+                attrs={"data-registration-action": action.name},
+            )
+            for index, action in enumerate(self.actions)
         ]
 
     def get_context_data(self, **kwargs):

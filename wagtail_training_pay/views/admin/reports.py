@@ -13,9 +13,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.viewsets.base import ViewSet
 
@@ -23,7 +24,7 @@ from ... import admin_permissions as permissions
 from ... import reporting
 from ...currencies import quantize_money
 from ...models import Payment, UsageCharge, UsageChargeStatus
-from .common import FormulaSafeExportMixin, MoneyColumn, format_money
+from .common import FormulaSafeExportMixin, LocalDateTimeColumn, MoneyColumn, RowNounMixin, format_money, with_time_zone
 
 
 class PaymentDateFilterSet(WagtailFilterSet):
@@ -34,15 +35,22 @@ class PaymentDateFilterSet(WagtailFilterSet):
         fields = []
 
 
-class MoneyReportView(FormulaSafeExportMixin, ReportView):
-    """A report only users allowed to see payments may open."""
+class CheckedReportView(RowNounMixin, ReportView):
+    """A report only users for whom ``user_may_open(user)`` is true may open."""
 
     paginate_by = 100
+    user_may_open = None
 
     def dispatch(self, request, *args, **kwargs):
-        if not permissions.can_view_money(request.user):
+        if not self.user_may_open(request.user):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
+
+
+class MoneyReportView(FormulaSafeExportMixin, CheckedReportView):
+    """A report only users allowed to see payments may open."""
+
+    user_may_open = staticmethod(permissions.can_view_money)
 
     def get_filtered_queryset(self):
         # get_queryset() filters the rows before they are aggregated.
@@ -69,10 +77,16 @@ class RevenueBySessionView(RevenueReportView):
     header_icon = "calendar-alt"
     index_url_name = "training_reports:revenue_by_session"
     index_results_url_name = "training_reports:revenue_by_session_results"
+
+    # A row is a session (in one currency), not a payment.
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s session", "%(count)s sessions", count)
+
     list_export = ["title", "start_at", "seats", "capacity", "payment_count", "currency", "gross", "refunded", "net"]
     export_headings = {
         "title": _("Session"),
-        "start_at": _("Starts at"),
+        "start_at": with_time_zone(_("Starts at")),
         "seats": _("Confirmed seats"),
         "capacity": _("Capacity"),
         "payment_count": _("Payments"),
@@ -94,7 +108,7 @@ class RevenueBySessionView(RevenueReportView):
                 label=_("Session"),
                 get_url=lambda row: registrations_url_for_session_id(row["page_id"]),
             ),
-            DateColumn("start_at", label=_("Starts at")),
+            LocalDateTimeColumn("start_at", label=_("Starts at")),
             Column("seats", label=_("Seats"), accessor=seats_label),
             Column("payment_count", label=_("Payments")),
             MoneyColumn("gross", label=_("Collected")),
@@ -118,6 +132,11 @@ class RevenueByMonthView(RevenueReportView):
     header_icon = "date"
     index_url_name = "training_reports:revenue_by_month"
     index_results_url_name = "training_reports:revenue_by_month_results"
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s month", "%(count)s months", count)
+
     list_export = ["month", "currency", "payment_count", "learner_gross", "host_gross", "gross", "refunded", "net"]
     export_headings = {
         "month": _("Month"),
@@ -203,6 +222,11 @@ class UsageBillingView(MoneyReportView):
     results_template_name = "wagtail_training_pay/admin/usage_billing_report_results.html"
     index_url_name = "training_reports:usage_billing"
     index_results_url_name = "training_reports:usage_billing_results"
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s pay-per-use charge", "%(count)s pay-per-use charges", count)
+
     filterset_class = UsageChargeFilterSet
     list_export = [
         "host",
@@ -223,6 +247,8 @@ class UsageBillingView(MoneyReportView):
         "session_label": _("Session"),
         "get_action_display": _("Action"),
         "get_status_display": _("Status"),
+        "created_at": with_time_zone(_("Created")),
+        "paid_at": with_time_zone(_("Paid at")),
     }
     export_filename = "pay-per-use-billing"
 
@@ -244,7 +270,7 @@ class UsageBillingView(MoneyReportView):
         return [
             Column("host", label=_("Host"), accessor=host_name),
             Column("session", label=_("Session"), accessor="session_label"),
-            DateColumn("created_at", label=_("Created")),
+            LocalDateTimeColumn("created_at", label=_("Created")),
             Column("action", label=_("Action"), accessor="get_action_display"),
             MoneyColumn("estimated_total", label=_("Estimated cost")),
             MoneyColumn("amount", label=_("Amount charged")),
@@ -254,7 +280,7 @@ class UsageBillingView(MoneyReportView):
                 accessor="get_status_display",
                 primary=lambda charge: charge.status == UsageChargeStatus.PAID,
             ),
-            DateColumn("paid_at", label=_("Paid at")),
+            LocalDateTimeColumn("paid_at", label=_("Paid at")),
             Column("invoices", label=_("Invoices"), accessor=invoice_links),
         ]
 
@@ -291,6 +317,39 @@ class UsageBillingView(MoneyReportView):
         return context
 
 
+class UpcomingSessionsView(CheckedReportView):
+    """The live sessions still to come: the dashboard's "N upcoming sessions" opens this list of those N."""
+
+    page_title = _("Upcoming sessions")
+    header_icon = "calendar-alt"
+    index_url_name = "training_reports:upcoming_sessions"
+    index_results_url_name = "training_reports:upcoming_sessions_results"
+
+    @staticmethod
+    def row_count_message(count):
+        return ngettext("%(count)s upcoming session", "%(count)s upcoming sessions", count)
+
+    user_may_open = staticmethod(permissions.can_view_registrations)
+
+    def get_queryset(self):
+        # The very query the dashboard counts, in start order.
+        return (
+            reporting.upcoming_sessions()
+            .annotate(seats=reporting.confirmed_seats_subquery())
+            .order_by("start_at", "pk")
+            .values("pk", "title", "start_at", "capacity", "seats")
+        )
+
+    @cached_property
+    def columns(self):
+        return [
+            # A session leads to its registrations, as on the revenue report.
+            TitleColumn("title", label=_("Session"), get_url=lambda row: registrations_url_for_session_id(row["pk"])),
+            LocalDateTimeColumn("start_at", label=_("Starts at")),
+            Column("seats", label=_("Seats"), accessor=seats_label),
+        ]
+
+
 class MoneyReportMenuItem(MenuItem):
     def is_shown(self, request):
         return permissions.can_view_money(request.user)
@@ -306,6 +365,7 @@ class TrainingReportsViewSet(ViewSet):
             ("revenue_by_session", RevenueBySessionView),
             ("revenue_by_month", RevenueByMonthView),
             ("usage_billing", UsageBillingView),
+            ("upcoming_sessions", UpcomingSessionsView),
         ):
             slug = name.replace("_", "-")
             patterns += [

@@ -37,11 +37,8 @@ class UpcomingSessionsSummaryItem(TrainingSummaryItem):
         return ngettext("%(count)s upcoming session", "%(count)s upcoming sessions", count) % {"count": count}
 
     def get_url(self):
-        return (
-            reverse("training_reports:revenue_by_session")
-            if permissions.can_view_money(self.request.user)
-            else (reverse("training_registrations:index"))
-        )
+        # The list of exactly the sessions counted (the revenue report lists sessions with payments, past ones too).
+        return reverse("training_reports:upcoming_sessions")
 
 
 class SeatsSoldSummaryItem(TrainingSummaryItem):
