@@ -41,9 +41,11 @@ def test_invalid_input_re_renders_the_form_with_the_learners_data(client, paid_s
     html = response.content.decode()
     assert response.status_code == 200
     assert field in form_errors(response)
-    assert "Please correct the errors below." in messages_of(response)
-    assert 'id="error-summary"' in html
-    assert f'id="id_{field}_error"' in html
+    # One summary at the top (no second banner), one message beside the field, the control marked invalid.
+    assert messages_of(response) == []
+    assert html.count('id="error-summary"') == 1
+    assert html.count(f'id="id_{field}_error"') == 1
+    assert 'aria-invalid="true"' in html.split(f'name="{field}"', 1)[1].split(">", 1)[0] or field == "payment_method"
     # What the learner typed elsewhere is still there.
     kept = "Lovelace" if field != "last_name" else "Ada"
     assert f'value="{kept}"' in html
@@ -156,8 +158,13 @@ def test_the_same_email_twice_is_refused_with_a_link_for_the_same_browser(client
     first = registration_for()
     response = register(client, paid_session, email="ADA@example.com")
     assert response.status_code == 200
-    assert "email" in form_errors(response)
-    assert f"/training/registration/{first.token}/" in " ".join(messages_of(response))
+    # Said once, in the error summary, with the link to the registration (not again in a banner).
+    [refusal] = form_errors(response)["__all__"]
+    assert refusal.startswith("You are already registered for this session.")
+    html = response.content.decode()
+    assert html.count("You are already registered for this session.") == 1
+    assert html.count(f'<a href="/training/registration/{first.token}/">See your registration.</a>') == 1
+    assert messages_of(response) == []
     assert Registration.objects.count() == 1
 
 

@@ -76,7 +76,8 @@ def moment_text(value, part="datetime"):
 def described_widget(field):
     """The field's widget tied to its help text and errors (``aria-describedby``) on every Django version."""
     if field.use_fieldset:
-        return field.as_widget()
+        # The fieldset carries the description; each choice says it is invalid.
+        return field.as_widget(attrs={"aria-invalid": "true"} if field.errors else None)
     ids = []
     if field.help_text:
         ids.append(f"{field.auto_id}_helptext")
