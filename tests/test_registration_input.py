@@ -243,3 +243,35 @@ def test_too_many_registrations_from_one_address_are_refused_with_the_data_kept(
     assert 'value="three@example.com"' in response.content.decode()
     assert not Registration.objects.filter(email="three@example.com").exists()
     assert client.get(paid_session.url).status_code == 200  # reading the page is never limited
+
+
+def test_a_required_drop_down_question_starts_on_choose_and_refuses_it_empty(client, paid_session):
+    SessionFormField.objects.create(
+        page=paid_session, label="Level", field_type="dropdown", choices="Beginner,Advanced", required=True
+    )
+    html = client.get(paid_session.url).content.decode()
+    select = html.split('<select name="level"', 1)[1].split("</select>", 1)[0]
+    # Nothing preselected: the first option is the empty "Choose…", and the browser knows an answer is required.
+    assert select.split("<option", 2)[1].startswith(' value="" selected>Choose…</option>')
+    assert select.count(" selected") == 1
+    assert " required" in select.split(">", 1)[0]
+
+    response = register(client, paid_session, level="")
+    assert form_errors(response)["level"] == ["This field is required."]
+    assert not Registration.objects.exists()
+
+    assert register(client, paid_session, level="Advanced").status_code == 302
+    assert registration_for().form_data == {"level": "Advanced"}
+
+
+def test_an_optional_drop_down_question_left_on_choose_records_no_answer(client, paid_session):
+    SessionFormField.objects.create(
+        page=paid_session, label="Level", field_type="dropdown", choices="Beginner,Advanced", required=False
+    )
+    SessionFormField.objects.create(
+        page=paid_session, label="Track", field_type="dropdown", choices="A,B", default_value="B", required=True
+    )
+    html = client.get(paid_session.url).content.decode()
+    assert '<option value="B" selected>B</option>' in html  # the editor's own default stays chosen
+    assert register(client, paid_session, level="", track="B").status_code == 302
+    assert registration_for().form_data == {"level": "", "track": "B"}
