@@ -24,10 +24,10 @@
     var warned = start <= 0;
     var words = function (seconds) {
       if (seconds < 60) {
-        return texts.seconds.replace("%(seconds)s", seconds);
+        return texts.seconds.replace("{seconds}", seconds);
       }
       var minutes = Math.ceil(seconds / 60);
-      return minutes === 1 ? texts.minutesOne : texts.minutesOther.replace("%(minutes)s", minutes);
+      return minutes === 1 ? texts.minutesOne : texts.minutesOther.replace("{minutes}", minutes);
     };
     var tick = function () {
       var seconds = Math.max(0, Math.round((end - Date.now()) / 1000));
@@ -42,7 +42,7 @@
       if (!warned && seconds <= warnAt && seconds > 0) {
         warned = true;
         var text = extend ? texts.warning : texts.warningLast;
-        warning.textContent = text.replace("%(minutes)s", Math.ceil(warnAt / 60));
+        warning.textContent = text.replace("{minutes}", Math.ceil(warnAt / 60));
       }
       if (seconds === 0) {
         clearInterval(timer);
