@@ -25,9 +25,13 @@ def links_in(text):
     return re.findall(r"https?://[^\s\"<>]+", text)
 
 
-def register_and_pay(page, sandbox, email, *, register_button, first_name="Ada"):
+def register_and_pay(page, sandbox, email, *, register_button, first_name="Ada", axe_scan=None):
     page.goto(sandbox.url + "/")
+    if axe_scan:
+        assert_accessible(page, axe_scan)
     page.locator(".wtp-card", has_text=SESSION_TITLE).get_by_role("link", name=SESSION_TITLE).click()
+    if axe_scan:
+        assert_accessible(page, axe_scan)
     fill_in_registration(page, email=email, first_name=first_name)
     page.locator("#id_experience_level").select_option(index=1)
     page.get_by_role("button", name=register_button).click()
@@ -161,17 +165,23 @@ def test_a_french_browser_gets_french_from_the_session_page_to_the_manage_page(
     # Accept-Language: fr sends the browser to the French pages.
     assert page.url == sandbox.url + "/fr/"
     assert page.locator("html").get_attribute("lang") == "fr"
-    register_and_pay(page, sandbox, "ada.fr@example.com", register_button="S’inscrire et payer")
+    register_and_pay(page, sandbox, "ada.fr@example.com", register_button="S’inscrire et payer", axe_scan=axe_scan)
     assert page.url.startswith(sandbox.url + "/fr/training/registration/")
     assert page.locator("html").get_attribute("lang") == "fr"
     assert page.get_by_role("heading", level=1).inner_text() == "Paiement"
+    assert page.get_by_role("link", name="Toutes les sessions").get_attribute("href") == "/fr/"
     assert_accessible(page, axe_scan)
     sandbox_screenshot(page, "sandbox-payment-step-fr")
+    page.get_by_role("button", name="J’ai besoin de plus de temps (15 minutes de plus)").click()
+    page.wait_for_url(re.compile(r"/fr/training/registration/.+/pay/$"))
+    assert page.locator(".wtp-messages").inner_text().startswith("Votre place est maintenant réservée jusqu’à")
+    assert re.search(r"\(1[45] minutes restantes\)", page.locator("section.wtp-hold").inner_text())
 
     pay_with_the_dummy_provider(page)
     assert page.url.startswith(sandbox.url + "/fr/training/registration/")
     assert page.locator("html").get_attribute("lang") == "fr"
     assert page.get_by_role("heading", level=1).inner_text() == "Vous êtes inscrit"
+    assert "Experience level\nBeginner" in page.locator("section.wtp-receipt").inner_text()  # the editor’s words
     assert_accessible(page, axe_scan)
     sandbox_screenshot(page, "sandbox-confirmation-fr")
 
@@ -193,6 +203,10 @@ def test_a_french_browser_gets_french_from_the_session_page_to_the_manage_page(
     assert "Votre inscription est annulée." in page.locator(".wtp-messages").inner_text()
     assert page.locator(".wtp-status").inner_text() == "Statut : Annulée"
     sandbox_screenshot(page, "sandbox-manage-cancelled-fr")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Télécharger mes données (JSON)").click()
+    data = json.loads(open(download.value.path(), encoding="utf-8").read())
+    assert "ada.fr@example.com" in json.dumps(data)
 
     my_data = page.locator("section.wtp-my-data")
     my_data.get_by_role("checkbox", name="Oui, effacer mes données personnelles").check()
@@ -213,3 +227,55 @@ def test_a_french_browser_gets_french_from_the_session_page_to_the_manage_page(
     page.wait_for_load_state()
     assert page.url == sandbox.url + "/fr/"
     assert page.locator("html").get_attribute("lang") == "fr"
+
+
+CANCEL_AT_PAYPAL = {
+    "en-GB": {
+        "register": "Register and pay",
+        "left": "You left the payment service before paying. Nothing was charged.",
+        "use": "Use this payment method",
+        "paid": "You are registered",
+        "prefix": "",
+    },
+    "fr-FR": {
+        "register": "S’inscrire et payer",
+        "left": "Vous avez quitté le service de paiement avant de payer. Rien n’a été débité.",
+        "use": "Utiliser ce moyen de paiement",
+        "paid": "Vous êtes inscrit",
+        "prefix": "/fr",
+    },
+}
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "fr-FR"])
+def test_a_learner_cancels_at_paypal_and_pays_with_another_method(simulator_sandbox, sandbox_page, axe_scan, locale):
+    """The demo with the PayPal simulators: PayPal's Cancel link brings the learner back to a choice of methods
+    (not to "your payment is being processed", not straight back to PayPal); another method then pays."""
+    words = CANCEL_AT_PAYPAL[locale]
+    sandbox = simulator_sandbox
+    page = sandbox_page(locale=locale)
+    page.goto(sandbox.url + "/")
+    page.locator(".wtp-card", has_text=SESSION_TITLE).get_by_role("link", name=SESSION_TITLE).click()
+    email = f"paypal.{locale}@example.com"
+    fill_in_registration(page, email=email)
+    page.locator("#id_experience_level").select_option(index=1)
+    page.get_by_role("radio", name="PayPal", exact=True).check()
+    page.get_by_role("button", name=words["register"]).click()
+    page.wait_for_url(re.compile(re.escape(sandbox.nvp_url) + r"/webscr"))
+    page.get_by_role("link", name="Cancel and return to the merchant").click()
+
+    page.wait_for_url(re.compile(r"/pay/\?choose=1$"))
+    assert page.url.startswith(sandbox.url + words["prefix"] + "/training/registration/")
+    assert page.locator("html").get_attribute("lang") == locale[:2]
+    assert page.locator(".wtp-messages").inner_text().startswith(words["left"])
+    assert page.get_by_role("radio", name="PayPal", exact=True).is_checked()
+    assert_accessible(page, axe_scan)
+    page.get_by_role("radio", name="Dummy", exact=True).check()
+    page.get_by_role("button", name=words["use"]).click()
+    page.wait_for_load_state()
+    pay_with_the_dummy_provider(page)
+    assert page.get_by_role("heading", level=1).inner_text() == words["paid"]
+    assert page.locator("html").get_attribute("lang") == locale[:2]
+    assert_accessible(page, axe_scan)
+    [confirmation] = sandbox.emails(to=email)
+    assert "Experience level: Beginner" in body_of(confirmation)
