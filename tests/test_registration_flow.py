@@ -9,9 +9,9 @@ from payments import PaymentStatus
 from tests.registration_helpers import (
     commit_after_each_request,
     messages_of,
-    refusals_of,
     offer_methods,
     pay_with_dummy,
+    refusals_of,
     register,
     registration_for,
 )

@@ -87,9 +87,7 @@ def test_an_expired_hold_is_not_revived(learner_client, paid_session):
     Registration.objects.filter(pk=registration.pk).update(hold_expires_at=ended)
 
     response = learner_client.post(extend_url(registration), follow=True)
-    assert "Your seat hold has already ended, so it cannot be extended. Please register again." in messages_of(
-        response
-    )
+    assert "Your seat hold has already ended, so it cannot be extended. Please register again." in messages_of(response)
     registration.refresh_from_db()
     assert (registration.hold_expires_at, registration.hold_extensions) == (ended, 0)
     assert registration.status == RegistrationStatus.PENDING
@@ -158,7 +156,7 @@ def test_an_extension_racing_a_new_learner_for_the_last_seat_never_gives_it_twic
         Registration.objects.filter(pk=owner.pk).update(hold_expires_at=ends)
         time.sleep(0.1)
 
-        def act(index, owner=owner, round_number=round_number):
+        def act(index, owner=owner, page=page, round_number=round_number):
             if index == 0:
                 return Client().post(extend_url(owner)).wsgi_request._messages._queued_messages
             return outcome(Client().post(page.url, learner(email=f"newcomer{round_number}@example.com")))

@@ -6,8 +6,8 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext as _
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from payments import RedirectNeeded
@@ -15,9 +15,9 @@ from payments import RedirectNeeded
 from ..forms import PaymentMethodForm
 from ..layout import layout_context
 from ..models import Registration, RegistrationStatus
-from ..templatetags.training_pay import moment_text
 from ..payment_flow import lock_payment, settle_payment
 from ..services import registrations as service
+from ..templatetags.training_pay import moment_text
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def hold_context(registration):
 
 @require_POST
 def extend_hold(request, token):
-    """"More time, please": the learner's answer to the countdown (a POST with Django's CSRF check)."""
+    """ "More time, please": the learner's answer to the countdown (a POST with Django's CSRF check)."""
     registration = get_object_or_404(Registration.objects.select_related("page"), token=token)
     try:
         registration = service.extend_hold(registration)
