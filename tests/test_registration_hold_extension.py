@@ -212,3 +212,32 @@ def test_an_extension_waiting_for_the_session_lock_while_the_hold_ends_is_refuse
     assert result["refusal"].startswith("Your seat hold has already ended")
     owner.refresh_from_db()
     assert owner.hold_expires_at == ends
+
+
+@pytest.mark.django_db
+def test_forged_fields_do_not_choose_the_length_of_the_hold(learner_client, paid_session):
+    """The form sends nothing but its CSRF token; whatever else is posted is ignored."""
+    register(learner_client, paid_session)
+    registration = registration_for()
+    learner_client.post(
+        extend_url(registration),
+        {"minutes": "100000", "hold_expires_at": "2099-01-01T00:00:00Z", "hold_extensions": "-50"},
+    )
+    registration.refresh_from_db()
+    assert close_to(registration.hold_expires_at, timezone.now() + timedelta(minutes=15))
+    assert registration.hold_extensions == 1
+
+
+@pytest.mark.django_db
+def test_a_payment_paypal_holds_keeps_the_seat_without_extensions(learner_client, paid_session):
+    from wagtail_training_pay.providers.base import mark_pending_at_gateway
+
+    register(learner_client, paid_session)
+    registration = registration_for()
+    payment = registration.payments.get()
+    mark_pending_at_gateway(payment, "echeck")
+    payment.save()
+    response = learner_client.post(extend_url(registration), follow=True)
+    assert "Your payment is already being processed: your seat stays held meanwhile." in messages_of(response)
+    registration.refresh_from_db()
+    assert registration.hold_extensions == 0
