@@ -74,7 +74,7 @@ def test_a_learner_pays_cancels_downloads_and_erases_in_english(sandbox, sandbox
     assert page.locator("#id_first_name").get_attribute("aria-invalid") is None
     assert page.locator("#id_first_name").input_value() == "Ada"  # what was typed is kept
     assert_accessible(page, axe_scan)
-    sandbox_screenshot(page, "form-errors")
+    sandbox_screenshot(page, "sandbox-form-errors")
 
     page.locator("#id_billing_postcode").fill("75004")
     level.select_option("Intermediate")
@@ -95,7 +95,7 @@ def test_a_learner_pays_cancels_downloads_and_erases_in_english(sandbox, sandbox
     )
     assert hold.get_by_role("status").inner_text() in ("2 minutes left", "1 minute left")
     assert_accessible(page, axe_scan)
-    sandbox_screenshot(page, "payment-step-hold-warning")
+    sandbox_screenshot(page, "sandbox-payment-step-hold-warning")
     hold.get_by_role("button", name="I need more time (15 more minutes)").click()
     page.wait_for_url(re.compile(r"/pay/$"))
     assert page.locator(".wtp-messages").inner_text().startswith("Your seat is now held until")
