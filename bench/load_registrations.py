@@ -38,7 +38,14 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX = ROOT / "sandbox"
 REQUEST_TIMEOUT = 30
-FULL_MESSAGE = "Sorry, this session is full."
+#: A full session says so; when its last seats are held by learners still paying, it says when to try again.
+FULL_MESSAGES = ("Sorry, this session is full.", "Every seat is taken, but one is held by someone who is paying.")
+
+
+def says_full(text):
+    return any(message in text for message in FULL_MESSAGES)
+
+
 HOST_PASSWORD = "load-test-only"  # noqa: S105 - a throw-away account on a throw-away database
 
 
@@ -239,7 +246,7 @@ def register_once(base, path, number, headers=None):
     page = browser.get(base + path, timeout=REQUEST_TIMEOUT)
     if page.status_code != 200:
         return ("error" if page.status_code >= 500 else "other", page.status_code)
-    if FULL_MESSAGE in page.text and "csrfmiddlewaretoken" not in page.text:
+    if says_full(page.text) and 'class="wtp-form"' not in page.text:
         return ("full", 200)  # full before this learner could even see the form
     data = {
         "csrfmiddlewaretoken": csrf_token(page.text),
@@ -256,7 +263,7 @@ def register_once(base, path, number, headers=None):
         return ("error", answer.status_code)
     if answer.status_code == 302 and answer.headers["Location"].endswith("/pay/"):
         return ("held", answer.headers["Location"])
-    if answer.status_code == 200 and FULL_MESSAGE in answer.text:
+    if answer.status_code == 200 and says_full(answer.text):
         return ("full", 200)
     return ("other", answer.status_code)
 

@@ -52,6 +52,12 @@ def messages_of(response):
     return [str(message) for message in response.context["messages"]] if response.context else []
 
 
+def refusals_of(response):
+    """The form's own errors (a full session, a closed one...): the error summary says them, once."""
+    form = response.context.get("form") if response.context else None
+    return [str(error) for error in form.non_field_errors()] if form is not None else []
+
+
 def commit_after_each_request(client, capture_on_commit_callbacks):
     """Inside a test's transaction nothing commits: run each request's ``on_commit`` callbacks when it ends,
     as the commit of a real request would (callbacks of rolled-back savepoints are still dropped)."""

@@ -15,8 +15,12 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
 
 
+#: The seconds left on the seat hold move with the clock between two requests, not with who registered.
+HOLD_SECONDS = re.compile(r'data-hold-seconds="\d+"')
+
+
 def normalised(html):
-    return CSRF.sub("<csrf>", UUID.sub("<token>", html))
+    return HOLD_SECONDS.sub("<seconds>", CSRF.sub("<csrf>", UUID.sub("<token>", html)))
 
 
 @pytest.fixture(autouse=True)

@@ -42,7 +42,7 @@ def run_together(count, action):
 def outcome(response):
     if response.status_code == 302 and response["Location"].endswith("/pay/"):
         return "held"
-    messages = [str(message) for message in response.context["messages"]] if response.context else []
+    messages = [str(error) for error in response.context["form"].non_field_errors()] if response.context else []
     if any("session is full" in message or "Every seat is taken" in message for message in messages):
         return "full"
     if any("already registered" in message for message in messages):

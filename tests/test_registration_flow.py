@@ -11,6 +11,7 @@ from tests.registration_helpers import (
     messages_of,
     offer_methods,
     pay_with_dummy,
+    refusals_of,
     register,
     registration_for,
 )
@@ -179,14 +180,17 @@ def test_a_full_session_says_so_and_registers_nobody(client, make_session, commi
     page = make_session(capacity=1)
     register(client, page, email="first@example.com")
 
-    html = client.get(page.url).content.decode()
-    assert "Sorry, this session is full." in html
     response = register(client, page, email="second@example.com")
     assert response.status_code == 200
     # The only seat is held by a learner who is paying: say when it may be free again, not a flat "full".
-    [message] = messages_of(response)
+    [message] = refusals_of(response)
+    assert messages_of(response) == []  # said once, in the error summary, not again in a banner
     assert message.startswith("Every seat is taken, but one is held by someone who is paying.")
     assert "free again in 15 minutes: please try again then." in message
+    # The page says it too, once, instead of a flat "full", on the POST's answer and on a later visit.
+    assert response.content.decode().count("free again in 15 minutes") == 1
+    assert "Sorry, this session is full." not in client.get(page.url).content.decode()
+    assert "free again in 15 minutes" in client.get(page.url).content.decode()
     assert not page.registrations.filter(email="second@example.com").exists()
     assert Payment.objects.count() == 1
 
@@ -195,7 +199,8 @@ def test_a_session_full_of_confirmed_learners_says_it_is_full(client, make_sessi
     page = make_session(capacity=1, fee=0)
     register(client, page, email="first@example.com")
     response = register(client, page, email="second@example.com")
-    assert messages_of(response) == ["Sorry, this session is full."]
+    assert refusals_of(response) == ["Sorry, this session is full."]
+    assert response.content.decode().count("Sorry, this session is full.") == 1
 
 
 def test_a_full_session_with_a_waiting_list_puts_the_learner_on_it(

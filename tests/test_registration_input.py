@@ -41,9 +41,11 @@ def test_invalid_input_re_renders_the_form_with_the_learners_data(client, paid_s
     html = response.content.decode()
     assert response.status_code == 200
     assert field in form_errors(response)
-    assert "Please correct the errors below." in messages_of(response)
-    assert 'id="error-summary"' in html
-    assert f'id="id_{field}_error"' in html
+    # One summary at the top (no second banner), one message beside the field, the control marked invalid.
+    assert messages_of(response) == []
+    assert html.count('id="error-summary"') == 1
+    assert html.count(f'id="id_{field}_error"') == 1
+    assert 'aria-invalid="true"' in html.split(f'name="{field}"', 1)[1].split(">", 1)[0] or field == "payment_method"
     # What the learner typed elsewhere is still there.
     kept = "Lovelace" if field != "last_name" else "Ada"
     assert f'value="{kept}"' in html
@@ -156,8 +158,13 @@ def test_the_same_email_twice_is_refused_with_a_link_for_the_same_browser(client
     first = registration_for()
     response = register(client, paid_session, email="ADA@example.com")
     assert response.status_code == 200
-    assert "email" in form_errors(response)
-    assert f"/training/registration/{first.token}/" in " ".join(messages_of(response))
+    # Said once, in the error summary, with the link to the registration (not again in a banner).
+    [refusal] = form_errors(response)["__all__"]
+    assert refusal.startswith("You are already registered for this session.")
+    html = response.content.decode()
+    assert html.count("You are already registered for this session.") == 1
+    assert html.count(f'<a href="/training/registration/{first.token}/">See your registration.</a>') == 1
+    assert messages_of(response) == []
     assert Registration.objects.count() == 1
 
 
@@ -236,3 +243,35 @@ def test_too_many_registrations_from_one_address_are_refused_with_the_data_kept(
     assert 'value="three@example.com"' in response.content.decode()
     assert not Registration.objects.filter(email="three@example.com").exists()
     assert client.get(paid_session.url).status_code == 200  # reading the page is never limited
+
+
+def test_a_required_drop_down_question_starts_on_choose_and_refuses_it_empty(client, paid_session):
+    SessionFormField.objects.create(
+        page=paid_session, label="Level", field_type="dropdown", choices="Beginner,Advanced", required=True
+    )
+    html = client.get(paid_session.url).content.decode()
+    select = html.split('<select name="level"', 1)[1].split("</select>", 1)[0]
+    # Nothing preselected: the first option is the empty "Choose…", and the browser knows an answer is required.
+    assert select.split("<option", 2)[1].startswith(' value="" selected>Choose…</option>')
+    assert select.count(" selected") == 1
+    assert " required" in select.split(">", 1)[0]
+
+    response = register(client, paid_session, level="")
+    assert form_errors(response)["level"] == ["This field is required."]
+    assert not Registration.objects.exists()
+
+    assert register(client, paid_session, level="Advanced").status_code == 302
+    assert registration_for().form_data == {"level": "Advanced"}
+
+
+def test_an_optional_drop_down_question_left_on_choose_records_no_answer(client, paid_session):
+    SessionFormField.objects.create(
+        page=paid_session, label="Level", field_type="dropdown", choices="Beginner,Advanced", required=False
+    )
+    SessionFormField.objects.create(
+        page=paid_session, label="Track", field_type="dropdown", choices="A,B", default_value="B", required=True
+    )
+    html = client.get(paid_session.url).content.decode()
+    assert '<option value="B" selected>B</option>' in html  # the editor's own default stays chosen
+    assert register(client, paid_session, level="", track="B").status_code == 302
+    assert registration_for().form_data == {"level": "", "track": "B"}

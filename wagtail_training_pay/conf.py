@@ -16,6 +16,8 @@ setting                                default       meaning
 ``..._GATEWAY_PENDING_HOLD_HOURS``     ``72``        a seat stays held this long after PayPal last
                                                      said it holds the learner's payment (pending,
                                                      under review); renewed at every check
+``..._HOLD_MAX_EXTENSIONS``            ``10``        times a learner may extend a live seat hold on the
+                                                     payment step (each by the site's hold minutes)
 ``..._REGISTRATION_RATE_LIMIT``        ``"20/h"``    registration POSTs per client address
 ``..._TASK_QUEUE``                     ``"default"`` queue name for the app's background tasks
 ``..._RATE_LIMIT_CACHE``              ``"default"`` alias of the cache the rate limit counts in; it
@@ -53,6 +55,7 @@ DEFAULTS = {
     "ALLOW_DUMMY_PROVIDER": False,
     "STALE_PAYMENT_MINUTES": 60,
     "GATEWAY_PENDING_HOLD_HOURS": 72,
+    "HOLD_MAX_EXTENSIONS": 10,
     "REGISTRATION_RATE_LIMIT": "20/h",
     "TASK_QUEUE": "default",
     "ANSWER_MAX_LENGTH": 2000,

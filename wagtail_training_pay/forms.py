@@ -5,7 +5,7 @@ from django.core import validators
 from django.forms.utils import flatatt
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import LazyTypedChoiceField
@@ -157,12 +157,27 @@ def limit_answer_length(field, limit):
     return field
 
 
+def with_empty_choice(field):
+    """A drop-down question starts on an empty "Choose..." option, so that nothing is chosen for the learner.
+
+    Wagtail's drop-down lists only the editor's choices: the browser showed the first one selected, and a
+    learner who never chose it was registered (and exported) with it. A required question refuses the empty
+    option; an optional one records no answer. An editor's default value stays selected.
+    """
+    if type(field) is not forms.ChoiceField or type(field.widget) is not forms.Select:
+        return field  # radio buttons, check boxes and multiple selects choose nothing by themselves
+    if not any(value == "" for value, _label in field.choices):
+        field.choices = [("", pgettext_lazy("empty first option of a drop-down list", "Choose…")), *field.choices]
+    return field
+
+
 def registration_form_class(page):
     """The page's form class: its questions (renamed when they clash with ours) on top of ``RegistrationForm``."""
     limit = app_settings.ANSWER_MAX_LENGTH
     questions = {}
     for name, field in page.form_builder(page.get_form_fields()).formfields.items():
-        questions[f"question_{name}" if name in OWN_FIELDS else name] = limit_answer_length(field, limit)
+        field = with_empty_choice(limit_answer_length(field, limit))
+        questions[f"question_{name}" if name in OWN_FIELDS else name] = field
     return type("RegistrationForm", (RegistrationForm,), questions)
 
 

@@ -8,6 +8,7 @@ app_name = "wagtail_training_pay"
 urlpatterns = [
     path("registration/<uuid:token>/", registration.manage_registration, name="manage_registration"),
     path("registration/<uuid:token>/pay/", payment_step.pay, name="pay"),
+    path("registration/<uuid:token>/more-time/", payment_step.extend_hold, name="extend_hold"),
     path("registration/<uuid:token>/done/", registration.registration_done, name="registration_done"),
     path("registration/<uuid:token>/session.ics", registration.registration_calendar_file, name="registration_ics"),
     path("sessions/<int:page_id>/session.ics", calendar.session_calendar_file, name="session_ics"),

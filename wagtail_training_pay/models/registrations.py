@@ -69,6 +69,9 @@ class Registration(models.Model):
     refunded_amount = models.DecimalField(_("refunded amount"), max_digits=9, decimal_places=2, default=0)
     language = models.CharField(_("language"), max_length=10, blank=True)
     hold_expires_at = models.DateTimeField(_("seat held until"), null=True, blank=True)
+    hold_extensions = models.PositiveSmallIntegerField(
+        _("seat hold extensions"), default=0, help_text=_("Times the learner asked for more time to pay.")
+    )
     created_at = models.DateTimeField(_("registered at"), default=timezone.now, db_index=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)

@@ -13,6 +13,7 @@ REGISTRATION_ACTIONS = {
     "payment_mismatch": _("Payment does not match the registration"),
     "payment_pending": _("PayPal holds the payment (pending or under review)"),
     "payment_refused": _("PayPal refused a payment it had held; the seat was released"),
+    "hold_extended": _("The learner asked for more time to pay; the seat hold was extended"),
     "refund": _("Registration refunded"),
     "cancel": _("Registration cancelled"),
     "admit": _("Admitted from the waiting list"),

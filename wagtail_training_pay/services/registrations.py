@@ -85,6 +85,10 @@ class RefundPending(RefundFailed):
     """The gateway did not answer: the refund is recorded and the sweeper learns its outcome (same key)."""
 
 
+class HoldNotExtended(Exception):
+    """The seat hold cannot be extended; the message says why, for the learner."""
+
+
 class CancellationRefused(Exception):
     """The registration cannot be cancelled by the learner any more."""
 
@@ -421,6 +425,57 @@ def payment_for_attempt(registration, variant=None, *, now=None):
     if not variant:
         variant = latest.variant if latest is not None else validated_variant(site_settings, None)
     return create_payment(registration, variant)
+
+
+# --- more time to pay (WCAG 2.2.1, Timing Adjustable) -------------------------------------------
+
+
+def hold_extensions_left(registration):
+    return max(0, app_settings.HOLD_MAX_EXTENSIONS - registration.hold_extensions)
+
+
+def latest_hold_end(session, now):
+    """How far a hold may run: the site's hold minutes from now, never past the start or the close of registration."""
+    ends = [now + timedelta(minutes=settings_for(session).seat_hold_minutes), session.start_at]
+    if session.registration_closes_at:
+        ends.append(session.registration_closes_at)
+    return min(ends)
+
+
+@transaction.atomic
+def extend_hold(registration, *, now=None):
+    """Give a learner who is still paying more time: the hold runs the site's hold minutes from now.
+
+    Bounded, so that nobody keeps a seat forever: only a hold still live (an expired one may have gone to
+    someone else already), only while the registration waits for its payment, at most
+    ``HOLD_MAX_EXTENSIONS`` times, never past the session's start or the close of registration. The session
+    row is locked first, as registering locks it: a learner registering as the hold ends sees either the old
+    hold or the extended one, never a seat both free and held. Raises ``HoldNotExtended``.
+    """
+    session = lock_session_of(registration.pk)
+    registration = lock_registration(registration.pk)
+    now = now or timezone.now()  # read under the locks
+    if registration.status != RegistrationStatus.PENDING:
+        raise HoldNotExtended(_("Your registration no longer waits for a payment."))
+    if registration.hold_expires_at is None or registration.hold_has_expired(now):
+        raise HoldNotExtended(_("Your seat hold has already ended, so it cannot be extended. Please register again."))
+    payment = current_payment(registration)
+    if payment is not None and (payment.pending_at_gateway or payment.status == PaymentStatus.CONFIRMED):
+        raise HoldNotExtended(_("Your payment is already being processed: your seat stays held meanwhile."))
+    if hold_extensions_left(registration) <= 0:
+        raise HoldNotExtended(_("Your seat hold cannot be extended again. Please complete your payment now."))
+    until = latest_hold_end(session, now)
+    if registration_closed_reason(session, now) or until <= registration.hold_expires_at:
+        raise HoldNotExtended(
+            _("Your seat cannot be held any longer: registration closes soon. Please complete your payment now.")
+        )
+    registration.hold_expires_at = until
+    registration.hold_extensions += 1
+    registration.save(update_fields=["hold_expires_at", "hold_extensions"])
+    log_action(
+        registration, "hold_extended", data={"until": until.isoformat(), "extensions": registration.hold_extensions}
+    )
+    return registration
 
 
 def lock_payments_of(registration):

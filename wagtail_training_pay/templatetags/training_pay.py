@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, to_locale
+from django.utils.translation import gettext as _
 
 from ..form_rendering import text
 
@@ -76,7 +77,8 @@ def moment_text(value, part="datetime"):
 def described_widget(field):
     """The field's widget tied to its help text and errors (``aria-describedby``) on every Django version."""
     if field.use_fieldset:
-        return field.as_widget()
+        # The fieldset carries the description; each choice says it is invalid.
+        return field.as_widget(attrs={"aria-invalid": "true"} if field.errors else None)
     ids = []
     if field.help_text:
         ids.append(f"{field.auto_id}_helptext")
@@ -86,6 +88,47 @@ def described_widget(field):
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+@register.simple_tag(takes_context=True)
+def sessions_list_url(context, page):
+    """The URL of the list of sessions a session belongs to (its parent index), without a query.
+
+    A session can only live in a ``TrainingIndexPage``: the parent's URL is the session's own, one segment up.
+    """
+    url = page.get_url(context.get("request")) if page is not None else None
+    if not url:
+        return ""
+    return url.rstrip("/").rsplit("/", 1)[0] + "/"
+
+
+def answer_text(value):
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+@register.simple_tag
+def registration_answers(registration):
+    """The learner's answers to the editor's questions, as ``(question, answer)`` in the form's order.
+
+    An answer to a question the editor has since removed keeps its field name as the question.
+    """
+    from ..forms import OWN_FIELDS
+
+    answers = dict(registration.form_data or {})
+    if not answers:
+        return []
+    shown = []
+    for question in registration.page.get_form_fields():
+        name = question.clean_name
+        key = f"question_{name}" if name in OWN_FIELDS else name
+        if key in answers:
+            shown.append((question.label, answer_text(answers.pop(key))))
+    shown.extend((key, answer_text(value)) for key, value in answers.items())
+    return [(question, answer) for question, answer in shown if answer != ""]
 
 
 FIELD_TEMPLATE = "wagtail_training_pay/includes/field.html"

@@ -6,8 +6,10 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 from payments import RedirectNeeded
 
 from ..forms import PaymentMethodForm
@@ -15,6 +17,7 @@ from ..layout import layout_context
 from ..models import Registration, RegistrationStatus
 from ..payment_flow import lock_payment, settle_payment
 from ..services import registrations as service
+from ..templatetags.training_pay import moment_text
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ def pay(request, token):
                 "method_form": PaymentMethodForm(payment_methods=methods),
                 "choose_method_name": CHOOSE_METHOD,
                 "retry_url": None,
+                **hold_context(registration),
+                **layout_context(),
             },
         )
     payment = service.payment_for_attempt(registration, variant)
@@ -116,9 +121,42 @@ def render_step(request, registration, payment, form, method_form, retry_url):
             "method_form": method_form,
             "choose_method_name": CHOOSE_METHOD,
             "retry_url": retry_url,
+            **hold_context(registration),
             **layout_context(),
         },
     )
+
+
+#: Seconds before the hold ends when the payment step warns the learner (WCAG 2.2.1 asks for at least 20).
+HOLD_WARNING_SECONDS = 120
+
+
+def hold_context(registration):
+    """The seat-hold countdown of the payment step: seconds left (the browser counts from its own clock) and
+    whether the learner may ask for more time."""
+    left = max(0, int((registration.hold_expires_at - timezone.now()).total_seconds()))
+    return {
+        "hold_seconds_left": left,
+        "hold_warning_seconds": HOLD_WARNING_SECONDS,
+        "hold_extensions_left": service.hold_extensions_left(registration),
+        "hold_minutes": service.settings_for(registration.page).seat_hold_minutes,
+    }
+
+
+@require_POST
+def extend_hold(request, token):
+    """ "More time, please": the learner's answer to the countdown (a POST with Django's CSRF check)."""
+    registration = get_object_or_404(Registration.objects.select_related("page"), token=token)
+    try:
+        registration = service.extend_hold(registration)
+    except service.HoldNotExtended as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(
+            request,
+            _("Your seat is now held until %(time)s.") % {"time": moment_text(registration.hold_expires_at, "time")},
+        )
+    return redirect("wagtail_training_pay:pay", token=token)
 
 
 def registration_still_waits(registration):

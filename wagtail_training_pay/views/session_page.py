@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -31,9 +32,12 @@ def registration_form_parameters(page):
 def session_page_context(page, request, form=None):
     context = page.get_context(request)
     site_settings = service.settings_for(page)
+    seats_left = service.seats_left(page)
     context.update(
         form=form,
-        seats_left=service.seats_left(page),
+        seats_left=seats_left,
+        # Only a full session asks when its next held seat may come free (one more query, only then).
+        full_message=service.full_message(page, timezone.now()) if seats_left == 0 else "",
         closed_reason=service.registration_closed_reason(page),
         requires_payment=service.requires_payment(page, site_settings),
         training_settings=site_settings,
@@ -57,16 +61,13 @@ def serve_session_page(page, request, *args, **kwargs):
             try:
                 result = page.process_form_submission(form)
             except service.AlreadyRegistered as refusal:
-                _explain_duplicate(request, form, refusal.existing)
+                _explain_duplicate(form, refusal.existing)
             except service.RegistrationRefused as refusal:
-                form.add_error(None, refusal.message)
-                messages.error(request, refusal.message)
+                form.add_error(None, refusal.message)  # said once, in the error summary
             else:
                 response = page.render_landing_page(request, result, *args, **kwargs)
                 _remember(request, response, result.registration)
                 return response
-        else:
-            messages.error(request, _("Please correct the errors below."))
     if form is None:
         form = page.get_form(page=page, user=request.user)
     return TemplateResponse(request, page.get_template(request), session_page_context(page, request, form))
@@ -116,7 +117,7 @@ def _remember(request, response, registration):
     )
 
 
-def _explain_duplicate(request, form, existing):
+def _explain_duplicate(form, existing):
     """Only the browser that made the earlier registration is told about it (see ``register_from_form``)."""
     message = format_html(
         '{} <a href="{}">{}</a>',
@@ -124,5 +125,4 @@ def _explain_duplicate(request, form, existing):
         reverse("wagtail_training_pay:manage_registration", kwargs={"token": existing.token}),
         _("See your registration."),
     )
-    form.add_error("email", _("You are already registered for this session."))
-    messages.error(request, message)
+    form.add_error(None, message)  # said once, with the link, in the error summary

@@ -30,8 +30,9 @@ def free_port():
 
 
 class Sandbox:
-    def __init__(self, folder):
+    def __init__(self, folder, extra_env=None, after_load=()):
         self.folder = folder
+        self.after_load = after_load
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.mail_folder = folder / "sent-emails"
@@ -46,6 +47,7 @@ class Sandbox:
             HOST="127.0.0.1",
             EMAIL_FILE_PATH=str(self.mail_folder),
             PYTHONUNBUFFERED="1",
+            **(extra_env or {}),
         )
         self.server = None
         self.worker = None
@@ -63,6 +65,8 @@ class Sandbox:
     def start(self):
         self.manage("migrate", "--noinput", "-v0")
         self.load_demo_output = self.manage("load_demo").stdout
+        for command in self.after_load:
+            self.manage(command)
         self.manage("db_worker", "--batch")  # the demo's queued work (Wagtail's search index) done before serving
         log = open(self.folder / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.log = log
@@ -133,6 +137,32 @@ def sandbox(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def simulator_sandbox(tmp_path_factory):
+    """The demo as `python sandbox/run_simulators.py` and `WTP_SIMULATORS=1 make demo` serve it: learners are
+    offered a card on Payflow's hosted page, PayPal (Express Checkout) and the dummy provider."""
+    ports = {name: str(free_port()) for name in ("WTP_PAYFLOW_PORT", "WTP_NVP_PORT", "WTP_PAYFLOW_UK_PORT")}
+    simulators = subprocess.Popen(
+        [sys.executable, str(SANDBOX / "run_simulators.py")],
+        env={**os.environ, **ports},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = Sandbox(
+        tmp_path_factory.mktemp("sandbox-simulators"),
+        extra_env={"WTP_SIMULATORS": "1", **ports},
+        after_load=("use_simulators",),
+    )
+    server.nvp_url = f"http://127.0.0.1:{ports['WTP_NVP_PORT']}"
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        simulators.terminate()
+        simulators.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)
