@@ -85,15 +85,28 @@ def check_stale_payments(now=None):
     ``expired`` holds, ``refunded`` learners' payments, ``host_refunded`` hosts' payments, ``emails`` sent.
     """
     counts = dict.fromkeys(COUNTS, 0)
+    crashes = []
     for movement_id in list(money.movements_to_resend(now)):
-        movement = money.send_movement(movement_id)
+        try:
+            movement = money.send_movement(movement_id)
+        except Exception as exc:  # a bug in a gateway library: this one waits, the others are still swept
+            logger.exception("Money movement %s could not be sent again.", movement_id)
+            crashes.append(exc)
+            continue
         if movement is not None and movement.state in ("done", "failed", "unknown"):
             counts[f"movements_{movement.state}"] += 1
     for payment_id in stale_payment_ids(now):
-        counts[check_stale_payment(payment_id, now=now)] += 1
+        try:
+            counts[check_stale_payment(payment_id, now=now)] += 1
+        except Exception as exc:  # its transaction is rolled back; the payments after it are still checked
+            logger.exception("Stale payment %s could not be checked.", payment_id)
+            crashes.append(exc)
     counts["expired"], counts["refunded"] = release_expired_holds()
     counts["host_refunded"] = retry_surplus_refunds()
     counts["emails"] = send_owed_emails()
+    if crashes:
+        # Everything else was swept; the caller (``run_sweepers``, the task) still learns that this sweep failed.
+        raise crashes[0]
     return counts
 
 
