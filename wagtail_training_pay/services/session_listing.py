@@ -1,23 +1,19 @@
 """The upcoming sessions of an index page, as listed to learners and in the calendar feed."""
 
-from django.db.models import Count, Q
 from django.utils import timezone
 
-from ..models import RegistrationStatus, TrainingPaySettings
+from ..models import TrainingPaySettings
+from . import seats
 from .registrations import registration_closed_reason
 
 
 def with_seats_left(sessions, now=None):
     """The sessions of a queryset with ``seats_left`` set, counted in that one query (no query per session).
 
-    Counts what ``Registration.objects.holding_seats()`` counts: confirmed registrations and pending ones
-    whose hold has not expired.
+    Counts what ``Registration.objects.holding_seats()`` counts, from each session's counter and its live
+    holds (``services/seats.py``): the cost does not grow with the registrations.
     """
-    now = now or timezone.now()
-    holding = Q(registrations__status=RegistrationStatus.CONFIRMED) | Q(
-        registrations__status=RegistrationStatus.PENDING, registrations__hold_expires_at__gt=now
-    )
-    sessions = list(sessions.annotate(seats_taken_count=Count("registrations", filter=holding)))
+    sessions = list(seats.with_seats_taken(sessions, now))
     for session in sessions:
         session.seats_left = None if session.capacity is None else max(0, session.capacity - session.seats_taken_count)
     return sessions
