@@ -155,8 +155,8 @@ class Registration(models.Model):
             self._loaded_status = self.status
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, *args, **kwargs):
+        instance = super().from_db(*args, **kwargs)
         # The status as read, so that a save() that changes it moves the session's seat counter.
         instance._loaded_status = instance.__dict__.get("status")
         return instance
