@@ -224,7 +224,8 @@ def full_message(session, now):
 
 def active_registration_for(page, email):
     """The address's active first registration for the session (the one the unique constraint is about)."""
-    return seats.active_registrations_by_email(page.pk, email).first()
+    registration_id = seats.active_registration_id(page.pk, email)
+    return None if registration_id is None else Registration.objects.get(pk=registration_id)
 
 
 def seats_taken_and_active_registration_id(page, email, now):
