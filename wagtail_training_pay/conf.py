@@ -37,6 +37,9 @@ setting                                default       meaning
 ``..._REMINDER_HOURS``                 ``24``        confirmed learners are reminded of a session this
                                                      many hours before it starts
                                                      (``send_session_reminders``, run by cron)
+``..._SESSIONS_PER_PAGE``              ``20``        sessions per page of a training index
+``..._CALENDAR_FEED_SESSIONS``         ``200``       the index's ``.ics`` feed holds the next this many
+                                                     sessions
 =====================================  ============  ===============================================
 """
 
@@ -61,6 +64,8 @@ DEFAULTS = {
     "FROM_EMAIL": None,
     "BASE_URL": None,
     "REMINDER_HOURS": 24,
+    "SESSIONS_PER_PAGE": 20,
+    "CALENDAR_FEED_SESSIONS": 200,
 }
 
 

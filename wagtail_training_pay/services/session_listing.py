@@ -1,6 +1,9 @@
 """The upcoming sessions of an index page, as listed to learners and in the calendar feed."""
 
+from django.core.paginator import Paginator
 from django.utils import timezone
+
+from ..conf import app_settings
 
 from ..models import TrainingPaySettings
 from . import seats
@@ -19,10 +22,20 @@ def with_seats_left(sessions, now=None):
     return sessions
 
 
-def listed_sessions(index_page, request, now=None):
-    """The index's upcoming sessions for its template: seats left, fee to show and whether registration is open."""
+def sessions_page(index_page, request):
+    """The page of the index's upcoming sessions asked for (``?page=``), ``SESSIONS_PER_PAGE`` of them.
+
+    A page number out of range or not a number gives the last or first page, as Django's ``get_page`` does.
+    """
+    paginator = Paginator(index_page.upcoming_sessions(), max(1, int(app_settings.SESSIONS_PER_PAGE)))
+    return paginator.get_page(request.GET.get("page"))
+
+
+def listed_sessions(index_page, request, now=None, sessions=None):
+    """The index's upcoming sessions (or ``sessions``, a page of them) for its template: seats left, fee to
+    show and whether registration is open."""
     now = now or timezone.now()
-    sessions = with_seats_left(index_page.upcoming_sessions(), now)
+    sessions = with_seats_left(index_page.upcoming_sessions() if sessions is None else sessions, now)
     site_settings = TrainingPaySettings.for_request(request)
     for session in sessions:
         session.display_currency = session.currency or site_settings.default_currency
