@@ -4,7 +4,6 @@ from django.core.paginator import Paginator
 from django.utils import timezone
 
 from ..conf import app_settings
-
 from ..models import TrainingPaySettings
 from . import seats
 from .registrations import registration_closed_reason
