@@ -86,3 +86,16 @@ def test_the_calendar_feed_holds_the_next_sessions_up_to_its_cap(client, index_p
     body = client.get(f"/training/index/{index_page.pk}/sessions.ics").content.decode()
     assert body.count("BEGIN:VEVENT") == 4
     assert f"UID:session-{made[3].pk}@" in body and f"UID:session-{made[4].pk}@" not in body
+
+
+def test_the_calendar_feed_costs_the_same_queries_for_two_or_twelve_sessions(client, index_page, sessions):
+    feed = f"/training/index/{index_page.pk}/sessions.ics"
+    made = sessions(2)
+    with CaptureQueriesContext(connection) as few:
+        client.get(feed)
+    made += sessions(10)
+    with CaptureQueriesContext(connection) as many:
+        body = client.get(feed).content.decode()
+    assert len(many) == len(few)
+    assert body.count("BEGIN:VEVENT") == 12
+    assert f"URL:http://testserver{made[-1].url}" in body or made[-1].url in body

@@ -6,7 +6,12 @@ from django.shortcuts import get_object_or_404
 from ..conf import app_settings
 from ..ics import calendar, session_event
 from ..models import TrainingIndexPage, TrainingSessionPage
-from ..services.emails import page_url
+from ..services.emails import email_base_url, page_url
+
+
+def session_path(page, request):
+    url_parts = page.get_url_parts(request)
+    return url_parts[2] if url_parts else page.url_path
 
 
 def _calendar_response(content, filename):
@@ -27,5 +32,8 @@ def index_calendar_feed(request, page_id):
     the number of sessions planned; a calendar that subscribes to it sees the later ones as they come closer."""
     index = get_object_or_404(TrainingIndexPage.objects.live().public(), pk=page_id)
     upcoming = index.upcoming_sessions()[: max(0, int(app_settings.CALENDAR_FEED_SESSIONS))]
-    events = [session_event(session, page_url(session)) for session in upcoming]
+    # The sessions are the index's children: one site, so one base address; the request keeps Wagtail's
+    # site root paths, so that no session costs a query of its own.
+    base = email_base_url(index)
+    events = [session_event(session, base + session_path(session, request)) for session in upcoming]
     return _calendar_response(calendar(events, name=index.title), f"sessions-{index.pk}.ics")
