@@ -1,4 +1,5 @@
-"""Issue 18: a counter of confirmed seats per session, filled for every existing session from a recount."""
+"""Issue 18: a counter of confirmed seats per session, filled for every existing session from a recount; an index
+for the admin listing of one session, newest first."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -56,4 +57,8 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(fill_counters, migrations.RunPython.noop, elidable=False),
+        migrations.AddIndex(
+            model_name="registration",
+            index=models.Index(fields=["page", "-created_at"], name="wtp_registration_page_newest"),
+        ),
     ]

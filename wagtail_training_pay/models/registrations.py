@@ -110,7 +110,12 @@ class Registration(models.Model):
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["page", "status", "hold_expires_at"])]
+        indexes = [
+            models.Index(fields=["page", "status", "hold_expires_at"]),
+            # The admin listing of one session, newest first: read in index order, it stops after a page of
+            # rows instead of sorting every registration of the session (issue 18).
+            models.Index(fields=["page", "-created_at"], name="wtp_registration_page_newest"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),

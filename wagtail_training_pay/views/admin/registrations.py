@@ -4,6 +4,7 @@ What each column, filter and field shows depends on the user's permissions (see
 ``wagtail_training_pay.admin_permissions``): personal data and money are separate grants.
 """
 
+import csv
 import datetime
 import operator
 import tempfile
@@ -24,6 +25,7 @@ from payments import FraudStatus, PaymentStatus
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.views.mixins import Echo, ExcelDateFormatter
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import Button, ButtonWithDropdown
 from wagtail.log_actions import registry as log_registry
@@ -33,6 +35,7 @@ from ... import admin_permissions as permissions
 from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED
+from ...spreadsheets import neutralise_formula
 from .common import FormulaSafeExportMixin, MoneyColumn, format_money
 
 #: Rows fetched per round trip while exporting; memory stays flat whatever the number of rows.
@@ -144,6 +147,10 @@ class _ExportRows:
         return self.queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
 
 
+def _unchanged(value):
+    return value
+
+
 def local_naive(value):
     return timezone.make_naive(value) if timezone.is_aware(value) else value
 
@@ -162,11 +169,18 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
 
     def get_base_queryset(self):
         # The session's title and start as plain columns: building a page object per row would
-        # cost more than the rest of the row.
-        registrations = Registration.objects.annotate(
-            session_title=F("page__title"), session_start_at=F("page__start_at")
-        )
-        return with_payment_summary(registrations)
+        # cost more than the rest of the row. An export reads them through a join (one per row is cheaper
+        # there); the listing through subqueries, which its count leaves out: the count of a session's
+        # registrations then reads one index, not a join of every row with its page.
+        if self.is_export:
+            sessions = {"session_title": F("page__title"), "session_start_at": F("page__start_at")}
+        else:
+            session = TrainingSessionPage.objects.filter(pk=OuterRef("page_id"))
+            sessions = {
+                "session_title": Subquery(session.values("title")[:1]),
+                "session_start_at": Subquery(session.values("start_at")[:1]),
+            }
+        return with_payment_summary(Registration.objects.annotate(**sessions))
 
     @cached_property
     def can_view_personal_data(self):
@@ -348,6 +362,57 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
     def to_row_dict(self, item):
         getters = self.export_getters
         return {field: getters[field](item) for field in self.list_export}
+
+    def row_writer(self, export_format):
+        """``function(item) -> [cell values]``: what ``to_row_dict`` then ``preprocess_field_value`` give, with the
+        preprocessing chosen once per column and type of value rather than looked up for every cell (the
+        export runs at least half the speed of a plain loop over the same rows, ``bench/cases/flat_admin.py``)."""
+        columns = [(field, self.export_getters[field]) for field in self.list_export]
+        chosen = {}
+
+        def preprocess(field, value):
+            key = (field, type(value))
+            function = chosen.get(key)
+            if function is None:
+                found = self.get_preprocess_function(field, value, export_format)
+                function = chosen[key] = found if found is not None else _unchanged
+            return neutralise_formula(function(value))
+
+        return lambda item: [preprocess(field, getter(item)) for field, getter in columns]
+
+    def stream_csv(self, queryset):
+        """Wagtail's, row for row the same file, with ``row_writer`` and a plain ``csv.writer``."""
+        writer = csv.writer(Echo())
+        yield writer.writerow([self.get_heading(queryset, field) for field in self.list_export])
+        row = self.row_writer(self.FORMAT_CSV)
+        for item in queryset:
+            yield writer.writerow(row(item))
+
+    def write_xlsx(self, queryset, output):
+        """Wagtail's, cell for cell the same workbook (dates with the user's date format), with ``row_writer``."""
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+
+        workbook = Workbook(write_only=True, iso_dates=True)
+        worksheet = workbook.create_sheet(title="Sheet1")
+        worksheet.append([self.get_heading(queryset, field) for field in self.list_export])
+        date_format = ExcelDateFormatter().get()
+        row = self.row_writer(self.FORMAT_XLSX)
+
+        def cell(value):
+            if isinstance(value, datetime.datetime):
+                dated = WriteOnlyCell(worksheet, value)
+                dated.number_format = date_format
+                return dated
+            if isinstance(value, str) and value.startswith("="):
+                text = WriteOnlyCell(worksheet, value)
+                text.data_type = "s"  # never a formula (neutralise_formula already made it text)
+                return text
+            return value
+
+        for item in queryset:
+            worksheet.append([cell(value) for value in row(item)])
+        workbook.save(output)
 
     def get_filename(self):
         return "registrations"
