@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from tests.test_registration_concurrency import run_together
 from wagtail_training_pay.models import Registration, RegistrationStatus, SessionSeats
 from wagtail_training_pay.services import registrations as service
 from wagtail_training_pay.services import seats
@@ -167,29 +167,6 @@ def test_a_process_killed_between_status_change_and_commit_leaves_neither(free_s
     assert seats.drift() == {}
 
 
-def run_together(actions):
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-    errors = []
-
-    def worker(index):
-        try:
-            barrier.wait()
-            results[index] = actions[index]()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(actions))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return results
-
-
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_and_cancellations_never_oversell_nor_drift(make_session, admin_user, settings):
@@ -216,7 +193,7 @@ def test_concurrent_registrations_and_cancellations_never_oversell_nor_drift(mak
 
     actions = [cancel(registration, admin_user if i % 2 else None) for i, registration in enumerate(present[:6])]
     actions += [newcomer(100 + number) for number in range(24)]
-    results = Counter(run_together(actions))
+    results = Counter(run_together(len(actions), lambda index: actions[index]()))
 
     assert results["cancelled"] == 6
     confirmed = Registration.objects.filter(page=page, status=RegistrationStatus.CONFIRMED).count()
