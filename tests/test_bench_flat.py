@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def rows():
-    return run_bench("flat_sessions", "flat_index", "flat_admin", "--rounds", "2", "--busy", "50")
+    return run_bench("flat_sessions", "flat_index", "flat_backoffice", "--rounds", "2", "--busy", "50")
 
 
 def test_each_flat_case_prints_its_figures(rows):

@@ -390,7 +390,7 @@ class RegistrationIndexView(FormulaSafeExportMixin, IndexView):
     def row_writer(self, export_format):
         """``function(item) -> [cell values]``: what ``to_row_dict`` then ``preprocess_field_value`` give, with the
         preprocessing chosen once per column and type of value rather than looked up for every cell (the
-        export runs at least half the speed of a plain loop over the same rows, ``bench/cases/flat_admin.py``)."""
+        export runs at least half the speed of a plain loop over the same rows, ``bench/cases/flat_backoffice.py``)."""
         columns = [(field, self.export_getters[field]) for field in self.list_export]
         chosen = {}
         zone = timezone.get_current_timezone()
