@@ -100,17 +100,23 @@ def add_registrations(page, count, status="confirmed"):
     from wagtail_training_pay.models import Registration
 
     existing = page.registrations.count()
-    batch = [
-        Registration(
-            page=page,
-            status=status,
-            first_name="Learner",
-            last_name=str(number),
-            email=f"learner{number}@example.com",
-            amount=page.fee,
-            currency=page.currency,
-            confirmed_at=timezone.now(),
-        )
-        for number in range(existing, count)
-    ]
-    Registration.objects.bulk_create(batch, batch_size=2000)
+    now = timezone.now()
+    for start in range(existing, count, 10_000):  # in slices, so 100,000 rows never sit in memory at once
+        batch = [
+            Registration(
+                page=page,
+                status=status,
+                first_name="Learner",
+                last_name=str(number),
+                email=f"learner{number}@example.com",
+                amount=page.fee,
+                currency=page.currency,
+                confirmed_at=now,
+            )
+            for number in range(start, min(count, start + 10_000))
+        ]
+        Registration.objects.bulk_create(batch, batch_size=2000)
+    # bulk_create skips Registration.save(), which keeps the session's seat counter: recount it once.
+    from wagtail_training_pay.services import seats
+
+    seats.fix(page.pk)

@@ -163,3 +163,24 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def seat_counters_agree(request):
+    """After every test that used the database: each session's seat counter equals a recount of its confirmed
+    registrations (services/seats.py). A new code path that changes a status without the counter fails here."""
+    names = request.fixturenames
+    marker = request.node.get_closest_marker("django_db")
+    database = next((name for name in ("transactional_db", "db") if name in names), None)
+    if marker is not None and database is None:
+        database = "transactional_db" if marker.kwargs.get("transaction") else "db"
+    if database is None:
+        yield
+        return
+    request.getfixturevalue(database)
+    yield
+    if request.node.get_closest_marker("seat_drift_expected"):
+        return
+    from wagtail_training_pay.services.seats import drift
+
+    assert drift() == {}, "seat counters disagree with a recount: {page_id: (counter, recount)}"

@@ -42,6 +42,9 @@ setting                                default       meaning
 ``..._INVOICE_FONT``                   ``None``      path of a TrueType font for the hosts' invoices
                                                      (for example DejaVuSans.ttf) when names need more
                                                      than Western European letters; else Helvetica
+``..._SESSIONS_PER_PAGE``              ``20``        sessions per page of a training index
+``..._CALENDAR_FEED_SESSIONS``         ``200``       the index's ``.ics`` feed holds the next this many
+                                                     sessions
 =====================================  ============  ===============================================
 """
 
@@ -68,6 +71,8 @@ DEFAULTS = {
     "BASE_URL": None,
     "REMINDER_HOURS": 24,
     "INVOICE_FONT": None,
+    "SESSIONS_PER_PAGE": 20,
+    "CALENDAR_FEED_SESSIONS": 200,
 }
 
 

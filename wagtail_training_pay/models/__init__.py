@@ -4,7 +4,7 @@ from .invoices import Invoice, InvoiceKind, InvoiceSequence
 from .money import MoneyMovement, MovementKind, MovementState, OwedEmail, OwedEmailState
 from .pages import SessionFormField, TrainingIndexPage, TrainingSessionPage
 from .payments import Payment
-from .registrations import ACTIVE_STATUSES, Registration, RegistrationStatus
+from .registrations import ACTIVE_STATUSES, Registration, RegistrationStatus, SessionSeats
 from .settings import HostPaymentMethod, LearnerPaymentMethod, TrainingPaySettings
 from .usage import UsageCharge, UsageChargeAction, UsageChargeStatus
 
@@ -24,6 +24,7 @@ __all__ = [
     "Registration",
     "RegistrationStatus",
     "SessionFormField",
+    "SessionSeats",
     "TrainingIndexPage",
     "TrainingPaySettings",
     "TrainingSessionPage",

@@ -43,9 +43,11 @@ class TrainingIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        from ..services.session_listing import listed_sessions
+        from ..services.session_listing import listed_sessions, sessions_page
 
-        context["sessions"] = listed_sessions(self, request)
+        page_of_sessions = sessions_page(self, request)
+        context["sessions_page"] = page_of_sessions
+        context["sessions"] = listed_sessions(self, request, sessions=page_of_sessions.object_list)
         context.update(layout_context())
         return context
 

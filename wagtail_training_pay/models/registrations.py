@@ -1,7 +1,7 @@
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -111,7 +111,12 @@ class Registration(models.Model):
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["page", "status", "hold_expires_at"])]
+        indexes = [
+            models.Index(fields=["page", "status", "hold_expires_at"]),
+            # The admin listing of one session, newest first: read in index order, it stops after a page of
+            # rows instead of sorting every registration of the session (issue 18).
+            models.Index(fields=["page", "-created_at"], name="wtp_registration_page_newest"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -133,6 +138,35 @@ class Registration(models.Model):
     def __str__(self):
         return f"{self.first_name} {self.last_name} – {self.page_id}"
 
+    def save(self, *args, **kwargs):
+        """Save, and move the session's seat counter when the status saved takes or frees a seat.
+
+        The services change statuses through ``services.seats.set_status`` (a conditional UPDATE); this keeps
+        the counter right for a registration created or saved directly (a data import, the shell, a test).
+        """
+        from ..services import seats
+
+        adding = self._state.adding
+        update_fields = kwargs.get("update_fields")
+        old = None if adding else getattr(self, "_loaded_status", None)
+        counts = "status" in self.__dict__ and (adding or update_fields is None or "status" in update_fields)
+        change = seats.delta(old, self.status) if counts else 0
+        if not change:
+            super().save(*args, **kwargs)
+        else:
+            with transaction.atomic(using=kwargs.get("using")):
+                super().save(*args, **kwargs)
+                seats.adjust(self.page_id, change)
+        if "status" in self.__dict__:
+            self._loaded_status = self.status
+
+    @classmethod
+    def from_db(cls, *args, **kwargs):
+        instance = super().from_db(*args, **kwargs)
+        # The status as read, so that a save() that changes it moves the session's seat counter.
+        instance._loaded_status = instance.__dict__.get("status")
+        return instance
+
     @property
     def full_name(self):
         return f"{self.first_name} {self.last_name}".strip()
@@ -142,3 +176,29 @@ class Registration(models.Model):
 
     def hold_has_expired(self, now=None):
         return self.hold_expires_at is not None and self.hold_expires_at <= (now or timezone.now())
+
+
+class SessionSeats(models.Model):
+    """The confirmed seats of one session, kept so that counting seats never reads every registration.
+
+    A row of its own rather than a field of the session page: publishing a page revision writes every field
+    of the page from the revision, which would put an old count back. Changed only under the session's lock,
+    in the transaction that changes a registration's status (``services/seats.py``); live holds are counted
+    apart (a few pending rows, by index). ``manage.py check_seat_counts`` recounts and reports any drift.
+    """
+
+    page = models.OneToOneField(
+        "wagtail_training_pay.TrainingSessionPage",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="seat_count",
+        verbose_name=_("session"),
+    )
+    confirmed = models.PositiveIntegerField(_("confirmed seats"), default=0)
+
+    class Meta:
+        verbose_name = _("seat count")
+        verbose_name_plural = _("seat counts")
+
+    def __str__(self):
+        return f"{self.page_id}: {self.confirmed}"

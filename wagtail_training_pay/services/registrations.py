@@ -2,8 +2,9 @@
 
 Lock order, everywhere, so that concurrent requests never deadlock:
 payment row, then session page row, then registration row.
-Seats are counted from the database on every call (confirmed registrations plus
-pending ones whose hold has not expired), so nothing depends on a background job.
+Seats are counted on every call from the session's counter of confirmed registrations plus the
+pending ones whose hold has not expired (services/seats.py), so nothing depends on a background job.
+Every status change goes through ``seats.set_status``, which keeps the counter in the same transaction.
 """
 
 import logging
@@ -14,8 +15,8 @@ from decimal import Decimal
 from functools import partial
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -34,9 +35,8 @@ from ..models import (
     TrainingSessionPage,
 )
 from ..models.money import OPEN_MOVEMENT_STATES
-from ..models.registrations import holding_seat
 from ..providers.base import pending_at_gateway, refused_after_pending
-from . import money
+from . import money, seats
 from .audit import log_action
 
 logger = logging.getLogger(__name__)
@@ -105,34 +105,10 @@ class RegistrationResult:
 def seats_taken(page, now=None):
     """Confirmed registrations plus pending ones whose hold has not expired.
 
-    What ``Registration.objects.holding_seats()`` counts, in one statement of two counts that the index on
-    (page, status, hold_expires_at) answers alone. The session page asks on every view: through the ORM's
-    ``OR`` the database read every registration row of the session, and building the query cost more than
-    running it.
+    What ``Registration.objects.holding_seats()`` counts, read from the session's counter and the few live
+    holds (``services/seats.py``), so that it costs the same whatever the number of registrations.
     """
-    now = now or timezone.now()
-    connection = connections[router.db_for_read(Registration)]
-    quote = connection.ops.quote_name
-    meta = Registration._meta
-    table, page_column, status, hold = (
-        quote(meta.db_table),
-        quote(meta.get_field("page").column),
-        quote(meta.get_field("status").column),
-        quote(meta.get_field("hold_expires_at").column),
-    )
-    # Only quoted names of our own model go into the text; every value is a parameter.
-    count = f"SELECT COUNT(*) FROM {table} WHERE {page_column} = %s AND {status} = %s"  # noqa: S608
-    sql = f"SELECT ({count}) + ({count} AND {hold} > %s)"
-    params = [
-        page.pk,
-        RegistrationStatus.CONFIRMED.value,
-        page.pk,
-        RegistrationStatus.PENDING.value,
-        connection.ops.adapt_datetimefield_value(now),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+    return seats.seats_taken(page, now)
 
 
 def seats_left(page, now=None):
@@ -252,23 +228,17 @@ def full_message(session, now):
 
 def active_registration_for(page, email):
     """The address's active first registration for the session (the one the unique constraint is about)."""
-    return Registration.objects.filter(
-        page_id=page.pk, email__iexact=email.strip(), status__in=ACTIVE_STATUSES, duplicate_of__isnull=True
-    ).first()
+    registration_id = seats.active_registration_id(page.pk, email)
+    return None if registration_id is None else Registration.objects.get(pk=registration_id)
 
 
 def seats_taken_and_active_registration_id(page, email, now):
     """The seats taken and the id of this email's active registration, if any, in one query.
 
-    Registering needs both under the session's lock; one query keeps the POST's cost constant and low.
+    Registering needs both under the session's lock; one query that reads neither more rows nor more
+    index entries as the session fills up keeps the POST's cost constant and low.
     """
-    figures = Registration.objects.filter(page_id=page.pk).aggregate(
-        taken=Count("pk", filter=holding_seat(now)),
-        active_id=Max(
-            "pk", filter=Q(email__iexact=email.strip(), status__in=ACTIVE_STATUSES, duplicate_of__isnull=True)
-        ),
-    )
-    return figures["taken"], figures["active_id"]
+    return seats.seats_taken_and_active_registration_id(page, email, now)
 
 
 @transaction.atomic
@@ -607,11 +577,9 @@ def _apply_confirmed_payment(payment):
         log_action(registration, "late_payment", data={"payment": payment.pk})
         schedule_refund_of_unapplied_payment(payment)
         return
-    registration.status = RegistrationStatus.CONFIRMED
-    registration.confirmed_at = now
-    registration.hold_expires_at = None
-    registration.paid_by = payment
-    registration.save(update_fields=["status", "confirmed_at", "hold_expires_at", "paid_by"])
+    seats.set_status(
+        registration, RegistrationStatus.CONFIRMED, confirmed_at=now, hold_expires_at=None, paid_by=payment
+    )
     log_action(registration, "confirm", data={"payment": payment.pk, "late": late})
     send_confirmation(registration)
 
@@ -652,10 +620,9 @@ def _capture_or_release(payment):
 
 
 def _expire(registration):
-    Registration.objects.filter(pk=registration.pk, status=RegistrationStatus.PENDING).update(
-        status=RegistrationStatus.EXPIRED
-    )
-    registration.status = RegistrationStatus.EXPIRED
+    """A pending registration whose hold expired (the session is locked)."""
+    if registration.status == RegistrationStatus.PENDING:
+        seats.set_status(registration, RegistrationStatus.EXPIRED)
 
 
 # --- refunds -----------------------------------------------------------------------------------
@@ -702,9 +669,7 @@ def refund_unapplied_payment(payment_id):
         return False
     money.request_refund(payment, amount, reason="Not needed by the registration (duplicate or late)")
     if registration.paid_by_id is None and registration.status == RegistrationStatus.EXPIRED:
-        registration.status = RegistrationStatus.REFUNDED
-        registration.late_payment_refunded = True
-        registration.save(update_fields=["status", "late_payment_refunded"])
+        seats.set_status(registration, RegistrationStatus.REFUNDED, late_payment_refunded=True)
         send_registration_email(registration, "late_refund")
     log_action(registration, "refund", data={"payment": payment.pk, "amount": str(amount), "automatic": True})
     return True
@@ -801,9 +766,11 @@ def _refund_done(payment, movement):
         send_refund_notice(payment.registration, movement)
     if payment.captured_amount > 0:
         return
-    Registration.objects.filter(
-        pk=payment.registration_id, paid_by_id=payment.pk, status=RegistrationStatus.CONFIRMED
-    ).update(status=RegistrationStatus.REFUNDED)
+    # The payment row is locked; then the session (the lock order), whose counter loses the seat.
+    lock_session_of(payment.registration_id)
+    registration = lock_registration(payment.registration_id)
+    if registration.paid_by_id == payment.pk and registration.status == RegistrationStatus.CONFIRMED:
+        seats.set_status(registration, RegistrationStatus.REFUNDED)
 
 
 # --- confirming, cancelling, waiting list ------------------------------------------------------
@@ -821,10 +788,7 @@ def confirm_registration(registration, *, user=None, reason=""):
         raise AlreadyRegistered(
             _("The learner registered again for this session: confirm that registration instead."), existing=again
         )
-    registration.status = RegistrationStatus.CONFIRMED
-    registration.confirmed_at = timezone.now()
-    registration.hold_expires_at = None
-    registration.save(update_fields=["status", "confirmed_at", "hold_expires_at"])
+    seats.set_status(registration, RegistrationStatus.CONFIRMED, confirmed_at=timezone.now(), hold_expires_at=None)
     log_action(registration, "confirm", user=user, data={"reason": reason})
     send_confirmation(registration)
     return registration
@@ -890,10 +854,7 @@ def _cancel(registration, *, user, refund, now):
             movements.append(money.request_refund(payment, money.still_held(payment), reason="Registration cancelled"))
         else:
             _abandon(payment)
-    registration.status = RegistrationStatus.CANCELLED
-    registration.cancelled_at = now
-    registration.hold_expires_at = None
-    registration.save(update_fields=["status", "cancelled_at", "hold_expires_at"])
+    seats.set_status(registration, RegistrationStatus.CANCELLED, cancelled_at=now, hold_expires_at=None)
     log_action(registration, "cancel", user=user, data={"refunded": str(owed)})
     send_registration_email(registration, "cancelled")
     return registration, movements
@@ -912,15 +873,15 @@ def admit_from_waitlist(registration, *, user=None, now=None):
         raise SessionFull(_("Sorry, this session is full."))
     site_settings = session.site_settings()
     if requires_payment(session, site_settings):
-        registration.status = RegistrationStatus.PENDING
-        registration.hold_expires_at = now + timedelta(minutes=site_settings.seat_hold_minutes)
-        registration.save(update_fields=["status", "hold_expires_at"])
+        seats.set_status(
+            registration,
+            RegistrationStatus.PENDING,
+            hold_expires_at=now + timedelta(minutes=site_settings.seat_hold_minutes),
+        )
         create_payment(registration, validated_variant(site_settings, None))
         send_registration_email(registration, "seat_offered")
     else:
-        registration.status = RegistrationStatus.CONFIRMED
-        registration.confirmed_at = now
-        registration.save(update_fields=["status", "confirmed_at"])
+        seats.set_status(registration, RegistrationStatus.CONFIRMED, confirmed_at=now)
         send_confirmation(registration)
     log_action(registration, "admit", user=user)
     return registration
@@ -936,9 +897,7 @@ def release_expired_holds(now=None):
     never needs this to have run.
     """
     now = now or timezone.now()
-    expired = Registration.objects.filter(status=RegistrationStatus.PENDING, hold_expires_at__lte=now).update(
-        status=RegistrationStatus.EXPIRED
-    )
+    expired = seats.expire_holds(now)
     refunded = 0
     for payment_id in unapplied_payments().values_list("pk", flat=True):
         try:

@@ -4,10 +4,12 @@ What each column, filter and field shows depends on the user's permissions (see
 ``wagtail_training_pay.admin_permissions``): personal data and money are separate grants.
 """
 
+import csv
 import datetime
 import operator
 import tempfile
 from collections import defaultdict
+from decimal import Decimal
 
 import django_filters
 from django import forms
@@ -21,10 +23,12 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_countries.fields import Country
 from payments import FraudStatus, PaymentStatus
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.views.mixins import Echo, ExcelDateFormatter
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import ButtonWithDropdown, HeaderButton
 from wagtail.log_actions import registry as log_registry
@@ -34,6 +38,7 @@ from ... import admin_permissions as permissions
 from ...currencies import quantize_money
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED
+from ...spreadsheets import FORMULA_STARTS, neutralise_formula
 from .common import (
     FormulaSafeExportMixin,
     HumanInspectMixin,
@@ -147,15 +152,33 @@ def answers_of(registration, labels):
     return answers
 
 
-class _ExportRows:
-    """What ``SpreadsheetExportMixin`` iterates over: the queryset, streamed in chunks."""
+class _ExportRow:
+    """One exported registration: the columns the export reads, as attributes (no model instance to build)."""
 
-    def __init__(self, queryset):
+    def __init__(self, values):
+        self.__dict__ = values
+
+
+class _ExportRows:
+    """What ``SpreadsheetExportMixin`` iterates over: the queryset (or only its ``columns``), streamed in chunks."""
+
+    def __init__(self, queryset, columns=None):
         self.model = queryset.model
         self.queryset = queryset
+        self.columns = columns
 
     def __iter__(self):
-        return self.queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
+        if self.columns is None:
+            return self.queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
+        return map(_ExportRow, self.queryset.values(*self.columns).iterator(chunk_size=EXPORT_CHUNK_SIZE))
+
+
+#: Values Django's ``force_str(strings_only=True)`` returns unchanged, and no formula can hide in.
+PLAIN_TYPES = (int, float, bool, Decimal)
+
+
+def _unchanged(value):
+    return value
 
 
 def local_naive(value):
@@ -187,11 +210,18 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
 
     def get_base_queryset(self):
         # The session's title and start as plain columns: building a page object per row would
-        # cost more than the rest of the row.
-        registrations = Registration.objects.annotate(
-            session_title=F("page__title"), session_start_at=F("page__start_at")
-        )
-        return with_payment_summary(registrations)
+        # cost more than the rest of the row. An export reads them through a join (one per row is cheaper
+        # there); the listing through subqueries, which its count leaves out: the count of a session's
+        # registrations then reads one index, not a join of every row with its page.
+        if self.is_export:
+            sessions = {"session_title": F("page__title"), "session_start_at": F("page__start_at")}
+        else:
+            session = TrainingSessionPage.objects.filter(pk=OuterRef("page_id"))
+            sessions = {
+                "session_title": Subquery(session.values("title")[:1]),
+                "session_start_at": Subquery(session.values("start_at")[:1]),
+            }
+        return with_payment_summary(Registration.objects.annotate(**sessions))
 
     @cached_property
     def can_view_personal_data(self):
@@ -291,7 +321,8 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
     def get(self, request, *args, **kwargs):
         if self.is_export:
             # Straight to the file: the listing's context would load every row into memory.
-            return self.as_spreadsheet(_ExportRows(self.get_queryset()), request.GET.get("export"))
+            rows = _ExportRows(self.get_queryset(), self.export_columns)
+            return self.as_spreadsheet(rows, request.GET.get("export"))
         return super().get(request, *args, **kwargs)
 
     @cached_property
@@ -334,6 +365,13 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
         return fields
 
     @cached_property
+    def export_columns(self):
+        """The database columns and annotations the exported fields read (``export_getters``)."""
+        computed = ("get_status_display", "answers", "billing_country.name")
+        named = [field for field in self.list_export if field not in computed and not field.startswith("answer:")]
+        return list(dict.fromkeys([*named, "page_id", "status", "currency", "billing_country", "form_data"]))
+
+    @cached_property
     def export_headings(self):
         headings = {
             "pk": _("Registration"),
@@ -370,7 +408,7 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
         def country_name(item):
             code = str(item.billing_country or "")
             if code not in country_names:
-                country_names[code] = str(item.billing_country.name) if code else ""
+                country_names[code] = str(Country(code=code).name) if code else ""
             return country_names[code]
 
         def answers(item):
@@ -403,6 +441,75 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
     def to_row_dict(self, item):
         getters = self.export_getters
         return {field: getters[field](item) for field in self.list_export}
+
+    def row_writer(self, export_format):
+        """``function(item) -> [cell values]``: what ``to_row_dict`` then ``preprocess_field_value`` give, with the
+        preprocessing chosen once per column and type of value rather than looked up for every cell (the
+        export runs at least half the speed of a plain loop over the same rows, ``bench/cases/flat_backoffice.py``)."""
+        columns = [(field, self.export_getters[field]) for field in self.list_export]
+        chosen = {}
+        zone = timezone.get_current_timezone()
+        if export_format == self.FORMAT_CSV:
+            # What ``custom_value_preprocess`` says for dates, with the zone read once rather than per cell.
+            chosen.update(
+                {
+                    (field, datetime.datetime): lambda value: value.astimezone(zone).isoformat(
+                        sep=" ", timespec="minutes"
+                    )
+                    for field in self.list_export
+                }
+            )
+
+        def preprocess(field, value):
+            kind = type(value)
+            if kind is str:  # force_str leaves it as it is; only a formula start needs care
+                return "'" + value if value.startswith(FORMULA_STARTS) else value
+            if value is None or kind in PLAIN_TYPES:  # force_str(strings_only=True) leaves these as they are
+                return value
+            function = chosen.get((field, kind))
+            if function is None:
+                found = self.get_preprocess_function(field, value, export_format)
+                function = chosen[field, kind] = found if found is not None else _unchanged
+            return neutralise_formula(function(value))
+
+        def row(item):
+            return [preprocess(field, getter(item)) for field, getter in columns]
+
+        return row
+
+    def stream_csv(self, queryset):
+        """Wagtail's, row for row the same file, with ``row_writer`` and a plain ``csv.writer``."""
+        writer = csv.writer(Echo())
+        yield writer.writerow([self.get_heading(queryset, field) for field in self.list_export])
+        row = self.row_writer(self.FORMAT_CSV)
+        for item in queryset:
+            yield writer.writerow(row(item))
+
+    def write_xlsx(self, queryset, output):
+        """Wagtail's, cell for cell the same workbook (dates with the user's date format), with ``row_writer``."""
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+
+        workbook = Workbook(write_only=True, iso_dates=True)
+        worksheet = workbook.create_sheet(title="Sheet1")
+        worksheet.append([self.get_heading(queryset, field) for field in self.list_export])
+        date_format = ExcelDateFormatter().get()
+        row = self.row_writer(self.FORMAT_XLSX)
+
+        def cell(value):
+            if isinstance(value, datetime.datetime):
+                dated = WriteOnlyCell(worksheet, value)
+                dated.number_format = date_format
+                return dated
+            if isinstance(value, str) and value.startswith("="):
+                text = WriteOnlyCell(worksheet, value)
+                text.data_type = "s"  # never a formula (neutralise_formula already made it text)
+                return text
+            return value
+
+        for item in queryset:
+            worksheet.append([cell(value) for value in row(item)])
+        workbook.save(output)
 
     def get_filename(self):
         return "registrations"
