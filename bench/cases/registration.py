@@ -128,7 +128,7 @@ def run(report, rounds):
             None,
             measure,
             [
-                ("queries <= 13", measure.query_count <= 13),
+                ("queries <= 14", measure.query_count <= 14),
                 (
                     "same queries with 0 and N registrations",
                     callbacks[0].query_count == callbacks[many].query_count,
