@@ -13,7 +13,7 @@ from tests.email_backends import closed_smtp_port
 from tests.pay_per_use_support import BILLING, pay_through_the_provider, reload
 from tests.test_learner_and_host_emails import learner_of
 from wagtail_training_pay.models import OwedEmail, OwedEmailState, Registration, RegistrationStatus
-from wagtail_training_pay.services import emails, pay_per_use
+from wagtail_training_pay.services import emails, pay_per_use, seats
 from wagtail_training_pay.services import registrations as service
 from wagtail_training_pay.services.data_protection import anonymize_registration
 from wagtail_training_pay.services.outbox import send_owed_emails
@@ -157,7 +157,7 @@ def test_a_learner_erased_or_cancelled_after_the_email_was_owed_gets_nothing(
         start_with_join_link(page)
     assert OwedEmail.objects.filter(kind="session_started").count() == 2
     anonymize_registration(Registration.objects.get(pk=confirmed.pk))
-    Registration.objects.filter(pk=other.pk).update(status=RegistrationStatus.CANCELLED)
+    seats.set_status(Registration.objects.get(pk=other.pk), RegistrationStatus.CANCELLED)
     sweep()
     assert mail.outbox == []
     assert set(OwedEmail.objects.filter(kind="session_started").values_list("state", flat=True)) == {
@@ -208,7 +208,7 @@ def test_a_refund_notice_owed_to_a_learner_erased_before_it_went_out_is_dropped(
         after_commit[0]()  # the refund is done; its notice owed, not sent yet
     owed = OwedEmail.objects.get(kind="refunded")
     assert owed.recipient == confirmed.email
-    Registration.objects.filter(pk=confirmed.pk).update(status=RegistrationStatus.CANCELLED)
+    seats.set_status(Registration.objects.get(pk=confirmed.pk), RegistrationStatus.CANCELLED)
     anonymize_registration(Registration.objects.get(pk=confirmed.pk))
     owed.refresh_from_db()
     assert owed.recipient == ""
