@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from payments import PaymentStatus
 
 from wagtail_training_pay.models import Payment, Registration, RegistrationStatus, SessionFormField
+from wagtail_training_pay.services import seats
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.admin_fixtures"]
@@ -127,6 +128,7 @@ def bulk_registrations(page, count):
         )
         for registration in registrations
     )
+    seats.fix(page.pk)  # bulk_create went past the seat counter
 
 
 def count_export_queries(client, page, export_format):
@@ -171,3 +173,40 @@ def xlsx_rows_from_bytes(content):
     sheet = load_workbook(io.BytesIO(content), read_only=True).active
     header, *body = list(sheet.iter_rows(values_only=True))
     return [dict(zip(header, row, strict=True)) for row in body]
+
+
+@pytest.mark.parametrize("export_format", ["csv", "xlsx"])
+def test_the_fast_export_writes_the_file_wagtails_own_writer_writes(
+    client, manager, session_with_questions, register, export_format, monkeypatch
+):
+    """The export's own row writer (``row_writer``, rows in chunks) against Wagtail's generic one
+    (``to_row_dict`` then ``preprocess_field_value`` per cell, a chunk per row) on the same view and rows:
+    formula starts in names and answers, empty dates, a cancelled registration, more rows than a chunk."""
+    from wagtail.admin.views.mixins import SpreadsheetExportMixin
+
+    from wagtail_training_pay.views.admin.registrations import CSV_ROWS_PER_CHUNK, RegistrationIndexView
+
+    page = session_with_questions
+    register(page, first_name="=HYPERLINK(1)", last_name="+33", email="-x@example.com", answers={"company": "@SUM(A1)"})
+    cancelled = register(page, first_name="Cancelled", pay=False)
+    seats.set_status(cancelled, RegistrationStatus.CANCELLED)
+    bulk_registrations(page, CSV_ROWS_PER_CHUNK + 3)
+    client.force_login(manager)
+
+    def export():
+        response = client.get(reverse(INDEX), {"page": page.pk, "export": export_format})
+        assert response.status_code == 200
+        content = b"".join(response.streaming_content)
+        if export_format == "csv":
+            return list(csv.reader(io.StringIO(content.decode("utf-8"))))
+        sheet = load_workbook(io.BytesIO(content)).active
+        return [[(cell.value, cell.number_format, cell.data_type) for cell in row] for row in sheet.iter_rows()]
+
+    ours = export()
+    monkeypatch.setattr(RegistrationIndexView, "stream_csv", SpreadsheetExportMixin.stream_csv)
+    monkeypatch.setattr(RegistrationIndexView, "write_xlsx", SpreadsheetExportMixin.write_xlsx)
+    wagtails = export()
+    assert len(ours) == 1 + 2 + 2 + CSV_ROWS_PER_CHUNK + 3
+    assert ours == wagtails
+    flat = [str(cell[0] if export_format == "xlsx" else cell) for row in ours for cell in row]
+    assert "'=HYPERLINK(1)" in flat and "'@SUM(A1)" in flat and "=HYPERLINK(1)" not in flat

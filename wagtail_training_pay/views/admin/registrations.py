@@ -9,7 +9,8 @@ import datetime
 import operator
 import tempfile
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 import django_filters
 from django import forms
@@ -35,7 +36,7 @@ from wagtail.log_actions import registry as log_registry
 from wagtail.models import ModelLogEntry
 
 from ... import admin_permissions as permissions
-from ...currencies import quantize_money
+from ...currencies import minor_unit
 from ...models import Payment, Registration, RegistrationStatus, SessionFormField, TrainingSessionPage
 from ...reporting import COLLECTED
 from ...spreadsheets import FORMULA_STARTS, neutralise_formula
@@ -56,6 +57,10 @@ from .common import (
 
 #: Rows fetched per round trip while exporting; memory stays flat whatever the number of rows.
 EXPORT_CHUNK_SIZE = 2000
+#: The exported amounts, rounded to their currency's minor unit.
+MONEY_FIELDS = ("amount", "paid_total", "refunded_amount")
+#: CSV rows written to the response per chunk.
+CSV_ROWS_PER_CHUNK = 200
 
 PAYMENT_STATUS_LABELS = dict(PaymentStatus.CHOICES)
 FRAUD_STATUS_LABELS = dict(FraudStatus.CHOICES)
@@ -152,13 +157,6 @@ def answers_of(registration, labels):
     return answers
 
 
-class _ExportRow:
-    """One exported registration: the columns the export reads, as attributes (no model instance to build)."""
-
-    def __init__(self, values):
-        self.__dict__ = values
-
-
 class _ExportRows:
     """What ``SpreadsheetExportMixin`` iterates over: the queryset (or only its ``columns``), streamed in chunks."""
 
@@ -170,7 +168,8 @@ class _ExportRows:
     def __iter__(self):
         if self.columns is None:
             return self.queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
-        return map(_ExportRow, self.queryset.values(*self.columns).iterator(chunk_size=EXPORT_CHUNK_SIZE))
+        # Named tuples: the columns as attributes, without a model instance or a dict per row.
+        return self.queryset.values_list(*self.columns, named=True).iterator(chunk_size=EXPORT_CHUNK_SIZE)
 
 
 #: Values Django's ``force_str(strings_only=True)`` returns unchanged, and no formula can hide in.
@@ -415,8 +414,32 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
             labels = self.export_question_labels.get(item.page_id, [])
             return "; ".join(f"{label}: {answer}" for label, answer in answers_of(item, labels) if answer)
 
+        units = {}
+
         def money_getter(field):
-            return lambda item: quantize_money(getattr(item, field) or 0, item.currency)
+            # quantize_money with the currency's minor unit looked up once per currency, not per cell.
+            def money(item):
+                currency = item.currency
+                unit = units.get(currency)
+                if unit is None:
+                    unit = units[currency] = minor_unit(currency)
+                return Decimal(getattr(item, field) or 0).quantize(unit, rounding=ROUND_HALF_UP)
+
+            return money
+
+        def by_value(field, label):
+            """``label(item.field)``, computed once per distinct value (a few languages, a few methods)."""
+            labels = {}
+
+            def getter(item):
+                value = getattr(item, field)
+                try:
+                    return labels[value]
+                except KeyError:
+                    found = labels[value] = label(value)
+                    return found
+
+            return getter
 
         def answer_getter(clean_name):
             return lambda item: display_answer((item.form_data or {}).get(clean_name, ""))
@@ -425,11 +448,11 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
             "get_status_display": lambda item: status_labels.get(item.status, item.status),
             "payment_status": lambda item: payment_labels.get(item.payment_status, item.payment_status or ""),
             "billing_country.name": country_name,
-            "language": lambda item: language_name(item.language),
-            "payment_variant": lambda item: payment_method_label(item.payment_variant, method_labels),
+            "language": by_value("language", language_name),
+            "payment_variant": by_value("payment_variant", partial(payment_method_label, labels=method_labels)),
             "answers": answers,
         }
-        for field in ("amount", "paid_total", "refunded_amount"):
+        for field in MONEY_FIELDS:
             getters[field] = money_getter(field)
         for field in self.list_export:
             if field.startswith("answer:"):
@@ -446,26 +469,15 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
         """``function(item) -> [cell values]``: what ``to_row_dict`` then ``preprocess_field_value`` give, with the
         preprocessing chosen once per column and type of value rather than looked up for every cell (the
         export runs at least half the speed of a plain loop over the same rows, ``bench/cases/flat_backoffice.py``)."""
-        columns = [(field, self.export_getters[field]) for field in self.list_export]
+        # An id and the money columns are always an int or a Decimal, which nothing changes: no preprocessing.
+        as_is = {"pk", *MONEY_FIELDS}
+        columns = [(field, self.export_getters[field], field in as_is) for field in self.list_export]
         chosen = {}
         zone = timezone.get_current_timezone()
-        if export_format == self.FORMAT_CSV:
-            # What ``custom_value_preprocess`` says for dates, with the zone read once rather than per cell.
-            chosen.update(
-                {
-                    (field, datetime.datetime): lambda value: value.astimezone(zone).isoformat(
-                        sep=" ", timespec="minutes"
-                    )
-                    for field in self.list_export
-                }
-            )
+        # In a CSV, what ``custom_value_preprocess`` says for dates, with the zone read once rather than per cell.
+        csv_dates = export_format == self.FORMAT_CSV
 
-        def preprocess(field, value):
-            kind = type(value)
-            if kind is str:  # force_str leaves it as it is; only a formula start needs care
-                return "'" + value if value.startswith(FORMULA_STARTS) else value
-            if value is None or kind in PLAIN_TYPES:  # force_str(strings_only=True) leaves these as they are
-                return value
+        def preprocess(field, value, kind):
             function = chosen.get((field, kind))
             if function is None:
                 found = self.get_preprocess_function(field, value, export_format)
@@ -473,7 +485,24 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
             return neutralise_formula(function(value))
 
         def row(item):
-            return [preprocess(field, getter(item)) for field, getter in columns]
+            # The common cases inline (a function call per cell is a good part of an export's time).
+            cells = []
+            append = cells.append
+            for field, getter, unchanged in columns:
+                value = getter(item)
+                if unchanged:
+                    append(value)
+                    continue
+                kind = type(value)
+                if kind is str:  # force_str leaves it as it is; only a formula start needs care
+                    append("'" + value if value.startswith(FORMULA_STARTS) else value)
+                elif value is None or kind in PLAIN_TYPES:  # force_str(strings_only=True) leaves these as they are
+                    append(value)
+                elif kind is datetime.datetime and csv_dates:  # "2026-12-08 10:44+01:00": no formula can start so
+                    append(value.astimezone(zone).isoformat(sep=" ", timespec="minutes"))
+                else:
+                    append(preprocess(field, value, kind))
+            return cells
 
         return row
 
@@ -482,8 +511,16 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
         writer = csv.writer(Echo())
         yield writer.writerow([self.get_heading(queryset, field) for field in self.list_export])
         row = self.row_writer(self.FORMAT_CSV)
+        # Rows go out CSV_ROWS_PER_CHUNK at a time: a chunk per row would pay the response's per-chunk work
+        # (the language and time zone it is written under) ten thousand times.
+        lines = []
         for item in queryset:
-            yield writer.writerow(row(item))
+            lines.append(writer.writerow(row(item)))
+            if len(lines) == CSV_ROWS_PER_CHUNK:
+                yield b"".join(lines)
+                lines = []
+        if lines:
+            yield b"".join(lines)
 
     def write_xlsx(self, queryset, output):
         """Wagtail's, cell for cell the same workbook (dates with the user's date format), with ``row_writer``."""
