@@ -161,3 +161,47 @@ def test_the_listing_is_in_french_for_a_french_administrator(client, manager, tw
     assert "45,00\xa0€" in html
     assert "Confirmée" in html
     assert "Statut du paiement" in html and "Formation" in html
+
+
+@pytest.mark.parametrize("ordering", ["last_name", "-last_name", "email", "-email", "status", "-created_at"])
+def test_pages_of_a_sorted_listing_list_every_registration_once_in_a_stable_order(
+    client, manager, make_session, ordering
+):
+    """60 learners of the same name, address and status, on two pages of 50: ties are broken by the id, so the
+    two pages hold the 60 registrations once each, in the order of (the sorted column, the id), on every load.
+    Their registration times are shuffled against their ids (and tie in pairs when sorting by them), so that
+    neither the time of registration nor the order rows are read in gives that order by chance."""
+    from wagtail_training_pay.services import seats
+
+    page = make_session(title="Ties", slug="ties", capacity=None)
+    now = timezone.now()
+    Registration.objects.bulk_create(
+        Registration(
+            page=page,
+            first_name="Ada",
+            last_name="Lovelace",
+            email="ada@example.com" if ordering.endswith("email") else f"ada{i}@example.com",
+            # One address may hold one active registration only: the same address on cancelled ones.
+            status="cancelled" if ordering.endswith("email") else "confirmed",
+            amount="45.00",
+            currency="EUR",
+            created_at=now - timedelta(seconds=i // 2 if ordering.endswith("created_at") else (i * 37) % 60),
+        )
+        for i in range(60)
+    )
+    seats.fix(page.pk)
+    field = ordering.lstrip("-")
+    rows = Registration.objects.filter(page=page).values_list(field, "pk")
+    expected = [pk for _value, pk in sorted(rows, reverse=ordering.startswith("-"))]
+    assert len(expected) == 60
+    client.force_login(manager)
+
+    def listed(page_number):
+        response = client.get(reverse(INDEX), {"page": page.pk, "ordering": ordering, "p": page_number})
+        assert response.status_code == 200
+        return [registration.pk for registration in response.context["object_list"]]
+
+    first, second = listed(1), listed(2)
+    assert len(first) == 50 and len(second) == 10
+    assert first + second == expected
+    assert listed(1) == first

@@ -113,9 +113,12 @@ class Registration(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["page", "status", "hold_expires_at"]),
-            # The admin listing of one session, newest first: read in index order, it stops after a page of
-            # rows instead of sorting every registration of the session (issue 18).
-            models.Index(fields=["page", "-created_at"], name="wtp_registration_page_newest"),
+            # The admin listing of one session, newest first (the default) or by learner or email, with the id
+            # that breaks ties: read in index order, it stops after a page of rows instead of sorting every
+            # registration of the session (issue 18). Read backwards for the descending orders.
+            models.Index(fields=["page", "-created_at", "-id"], name="wtp_registration_page_newest"),
+            models.Index(fields=["page", "last_name", "first_name", "id"], name="wtp_registration_page_name"),
+            models.Index(fields=["page", "email", "id"], name="wtp_registration_page_email"),
         ]
         constraints = [
             models.UniqueConstraint(
