@@ -28,6 +28,10 @@ def test_each_flat_case_prints_its_figures(rows):
         "admin registrations listing, 10 vs 50 rows (the page: 40 more table rows)",
         "admin registrations listing, 50 vs 250 rows",
         "admin registrations listing, 10 vs 250 rows",
+        "admin registrations listing, 10 vs 250 rows, 10 a page",
+        "admin registrations listing by last_name, 50 vs 250 rows",
+        "admin registrations listing by -email, 50 vs 250 rows",
+        "admin registrations listing by session_title, 50 vs 250 rows",
         "registrations CSV export vs plain loop, 50 rows",
         "registrations XLSX export vs plain loop, 50 rows",
     }
