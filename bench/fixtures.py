@@ -120,3 +120,14 @@ def add_registrations(page, count, status="confirmed"):
     from wagtail_training_pay.services import seats
 
     seats.fix(page.pk)
+
+
+def settle_database():
+    """On PostgreSQL, ``VACUUM ANALYZE`` after bulk loading: what autovacuum does on a site whose sessions filled up
+    over weeks. Right after ``bulk_create`` the planner still believes a session holds a few dozen rows (it chose
+    a bitmap scan and a sort over an index read in order), and counts read every row's heap page."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")

@@ -101,6 +101,7 @@ def run(report, rounds):
     for rows in (10, 50, big):
         sessions[rows] = fixtures.session_with_questions(f"bench-flat-admin-{rows}", capacity=None)
         paid_registrations(sessions[rows], rows)
+    fixtures.settle_database()
 
     def listing(page, ordering=None):
         def request():
@@ -169,6 +170,7 @@ def run(report, rounds):
     exported = fixtures.session_with_questions("bench-flat-export", capacity=None)
     export_rows = fixtures.BUSY_REGISTRATIONS
     paid_registrations(exported, export_rows)
+    fixtures.settle_database()
 
     def export(export_format):
         def request():

@@ -51,6 +51,7 @@ def run(report, rounds):
     many = min(1_000, max(fixtures.BUSY_REGISTRATIONS, 30))
     few_index = index_with_sessions("bench-index-few", 10)
     many_index = index_with_sessions("bench-index-many", many)
+    fixtures.settle_database()
     client = Client()
 
     def get(url):

@@ -35,6 +35,7 @@ def run(report, rounds):
     for count in sizes():
         full[count] = fixtures.session_with_questions(f"bench-flat-{count}", capacity=capacity)
         fixtures.add_registrations(full[count], count)
+    fixtures.settle_database()
 
     for kind, make in (("session page GET", get), ("registration POST", post_registration)):
         for count, page in full.items():
