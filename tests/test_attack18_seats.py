@@ -1,0 +1,141 @@
+"""Attack 18: the seat counter against a site's own code calling the model API directly (issue 18).
+
+``Registration.save()`` is documented to keep the counter right for a registration saved directly (a data
+import, the shell, a site's own code). These tests save registrations the way such code does: instances
+loaded earlier, saved later, from several processes on one PostgreSQL database.
+"""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from tests.test_registration_concurrency import run_together
+from wagtail_training_pay.models import Registration, RegistrationStatus, SessionSeats
+from wagtail_training_pay.services import registrations as service
+from wagtail_training_pay.services import seats
+
+
+def register(page, number):
+    return service.register(
+        page, first_name="Ada", last_name=str(number), email=f"learner{number}@example.com"
+    ).registration
+
+
+def counter(page):
+    return SessionSeats.objects.get(page=page).confirmed
+
+
+def confirmed(page):
+    return Registration.objects.filter(page=page, status=RegistrationStatus.CONFIRMED).count()
+
+
+@pytest.mark.django_db
+def test_two_stale_copies_of_one_registration_saved_as_cancelled_free_one_seat_not_two(make_session):
+    """Two copies loaded before either cancelled it (two requests, two processes): the second save changes
+    no status in the database, so it must not move the counter again; else the session is oversold."""
+    page = make_session(capacity=3, fee=0)
+    first = register(page, 1)
+    register(page, 2)
+    register(page, 3)
+    mine, theirs = Registration.objects.get(pk=first.pk), Registration.objects.get(pk=first.pk)
+
+    mine.status = RegistrationStatus.CANCELLED
+    mine.save()
+    theirs.status = RegistrationStatus.CANCELLED
+    theirs.save()
+
+    assert counter(page) == confirmed(page) == 2
+    assert seats.drift() == {}
+    register(page, 4)  # the one freed seat
+    with pytest.raises(service.SessionFull):
+        register(page, 5)
+    assert confirmed(page) == 3
+
+
+@pytest.mark.django_db
+def test_a_stale_copy_saved_after_the_service_confirmed_it_keeps_the_counter_equal_to_a_recount(make_session):
+    """A copy loaded while pending, saved (full save, e.g. a site's code fixing a name) after the payment
+    confirmed it: whatever status ends in the database, the counter says the same."""
+    page = make_session(capacity=3, fee=0)
+    registration = register(page, 1)
+    seats.set_status(registration, RegistrationStatus.PENDING)  # as if waiting for its payment
+    stale = Registration.objects.get(pk=registration.pk)
+    service.confirm_registration(Registration.objects.get(pk=registration.pk), user=None)
+
+    stale.first_name = "Grace"
+    stale.save()
+
+    assert counter(page) == confirmed(page)
+    assert seats.drift() == {}
+
+
+@pytest.mark.django_db
+def test_a_copy_confirmed_twice_counts_one_seat(make_session):
+    """A site's code confirms a pending registration that the payment confirmed meanwhile: one seat."""
+    page = make_session(capacity=3, fee=0)
+    registration = register(page, 1)
+    seats.set_status(registration, RegistrationStatus.PENDING)
+    stale = Registration.objects.get(pk=registration.pk)
+    service.confirm_registration(Registration.objects.get(pk=registration.pk), user=None)
+
+    stale.status = RegistrationStatus.CONFIRMED
+    stale.save()
+
+    assert counter(page) == confirmed(page) == 1
+    assert seats.drift() == {}
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_processes_cancelling_the_same_registration_at_once_free_one_seat(make_session):
+    """Eight threads on their own connections load the same confirmed registration, then all save it as
+    cancelled at the same instant."""
+    page = make_session(capacity=3, fee=0)
+    target = register(page, 1)
+    register(page, 2)
+    register(page, 3)
+    loaded = threading.Barrier(8)
+
+    def cancel(_index):
+        copy = Registration.objects.get(pk=target.pk)
+        loaded.wait()  # every copy read before any save
+        copy.status = RegistrationStatus.CANCELLED
+        copy.save()
+        return copy.status
+
+    run_together(8, cancel)
+
+    assert counter(page) == confirmed(page) == 2
+    assert seats.drift() == {}
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_direct_inserts_into_a_session_without_counter_row_all_count(make_session):
+    """A session whose counter row is missing (created before the counter, or deleted by hand): several
+    processes insert confirmed registrations directly at once. The row rebuilt from a recount must not
+    lose the registrations of the transactions that were not committed yet."""
+    page = make_session(capacity=None, fee=0)
+    SessionSeats.objects.filter(page=page).delete()
+
+    def insert(index):
+        with transaction.atomic():
+            registration = Registration.objects.create(
+                page=page,
+                first_name="Imported",
+                last_name=str(index),
+                email=f"imported{index}@example.com",
+                currency="EUR",
+                status=RegistrationStatus.CONFIRMED,
+            )
+            # a slow import: the transaction stays open a little after its counter change
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(0.2)")
+        return registration.pk
+
+    run_together(6, insert)
+
+    assert confirmed(page) == 6
+    assert counter(page) == 6
+    assert seats.drift() == {}
