@@ -139,3 +139,30 @@ def test_direct_inserts_into_a_session_without_counter_row_all_count(make_sessio
     assert confirmed(page) == 6
     assert counter(page) == 6
     assert seats.drift() == {}
+
+
+@pytest.mark.django_db
+def test_a_confirmed_registration_moved_to_another_session_moves_its_seat(make_session):
+    """A site's code moves a learner to another date (``registration.page = other``; ``save()``)."""
+    full, other = make_session(capacity=1, fee=0), make_session(capacity=1, fee=0)
+    moved = register(full, 1)
+
+    moved.page = other
+    moved.save()
+
+    assert counter(full) == confirmed(full) == 0
+    assert counter(other) == confirmed(other) == 1
+    assert seats.drift() == {}
+    with pytest.raises(service.SessionFull):
+        register(other, 2)  # else the second session is oversold
+
+
+@pytest.mark.django_db
+def test_a_confirmed_registration_deleted_through_the_model_frees_its_seat(make_session):
+    """A site's code (or django.contrib.admin) deletes a confirmed registration: its seat is free again."""
+    page = make_session(capacity=1, fee=0)
+    register(page, 1).delete()
+
+    assert counter(page) == confirmed(page) == 0
+    assert seats.drift() == {}
+    register(page, 2)

@@ -7,7 +7,9 @@ cost the same with 0 or 100,000 registrations.
 The counter changes in the transaction that changes a registration's status, under the session's lock
 (lock order: payment row, session row, registration row; see ``services/registrations.py``):
 
-- a registration inserted or saved through the model (``Registration.save``) counts itself;
+- a registration inserted, saved or deleted through the model (``Registration.save``, ``delete``) counts
+  itself by the status and session the database holds, read under the session's and the row's locks (the
+  copy saved may be stale);
 - every status change of the services goes through :func:`set_status`, one conditional UPDATE whose old
   status comes from the database, then the counter;
 - pending registrations whose hold expired become "expired" in bulk (:func:`expire_holds`): pending ones
@@ -50,8 +52,39 @@ def adjust(page_id, change):
     rows = SessionSeats.objects.filter(page_id=page_id)
     if change < 0:
         rows = rows.filter(confirmed__gte=-change)
+    if rows.update(confirmed=F("confirmed") + change):
+        return
+    # Rebuilt under the session's lock: a concurrent transaction that found no row either waits here, then
+    # moves the row this one wrote (its recount could not see that transaction's uncommitted change).
+    from .registrations import lock_session
+
+    lock_session(page_id)
     if not rows.update(confirmed=F("confirmed") + change):
         SessionSeats.objects.update_or_create(page_id=page_id, defaults={"confirmed": recount(page_id)})
+
+
+def lock_for_save(registration):
+    """Lock a saved registration's session(s) and row, in that order; return its (status, page id) in the
+    database, ``(None, None)`` when its row is gone.
+
+    For ``Registration.save()`` and deletions through the model: the copy may have been loaded before another
+    process changed its status, or its session (both sessions are locked, by id, when it moves).
+    """
+    from .registrations import lock_session
+
+    row = Registration.objects.filter(pk=registration.pk)
+    stored = row.values_list("page_id", flat=True).first()
+    for page_id in sorted({registration.page_id, stored} - {None}):
+        lock_session(page_id)
+    return row.select_for_update(of=("self",)).values_list("status", "page_id").first() or (None, None)
+
+
+def free_seat_of_deleted(registration):
+    """``post_delete`` of a registration: a confirmed one frees its seat (its status as read under the locks
+    by ``pre_delete``, see ``signal_handlers``)."""
+    status, page_id = getattr(registration, "_stored_before_delete", (registration.status, registration.page_id))
+    if page_id is not None:
+        adjust(page_id, delta(status, None))
 
 
 def set_status(registration, status, **values):
