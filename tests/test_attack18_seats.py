@@ -166,3 +166,21 @@ def test_a_confirmed_registration_deleted_through_the_model_frees_its_seat(make_
     assert counter(page) == confirmed(page) == 0
     assert seats.drift() == {}
     register(page, 2)
+
+
+@pytest.mark.django_db
+def test_confirming_by_hand_a_registration_cancelled_meanwhile_is_refused(make_session, admin_user):
+    """The admin's "Confirm by hand" page checked the status when it loaded the registration; the learner
+    cancelled (and was refunded) before the confirmation took the locks. The service re-checks under them."""
+    page = make_session(capacity=1, fee=0)
+    registration = register(page, 1)
+    seats.set_status(registration, RegistrationStatus.PENDING)
+    seen_by_admin = Registration.objects.get(pk=registration.pk)  # pending: the action applies
+    service.cancel_registration(Registration.objects.get(pk=registration.pk), user=None)
+    register(page, 2)  # the freed seat is taken
+
+    with pytest.raises(ValueError):
+        service.confirm_registration(seen_by_admin, user=admin_user, reason="bank transfer")
+
+    assert Registration.objects.get(pk=registration.pk).status == RegistrationStatus.CANCELLED
+    assert counter(page) == confirmed(page) == 1
