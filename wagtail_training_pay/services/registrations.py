@@ -783,6 +783,13 @@ def confirm_registration(registration, *, user=None, reason=""):
     registration = lock_registration(registration.pk)
     if registration.status == RegistrationStatus.CONFIRMED:
         return registration
+    if registration.status not in (RegistrationStatus.PENDING, RegistrationStatus.EXPIRED):
+        # Checked again under the locks: the admin's page read the status before the learner cancelled (and
+        # was refunded) or the registration was refunded; confirming it now would give away a seat.
+        raise ValueError(
+            _("This registration is %(status)s now: only a pending or expired registration can be confirmed by hand.")
+            % {"status": registration.get_status_display().lower()}
+        )
     again = active_registration_for(registration.page, registration.email)
     if again not in (None, registration):
         raise AlreadyRegistered(
