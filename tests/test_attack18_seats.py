@@ -184,3 +184,69 @@ def test_confirming_by_hand_a_registration_cancelled_meanwhile_is_refused(make_s
 
     assert Registration.objects.get(pk=registration.pk).status == RegistrationStatus.CANCELLED
     assert counter(page) == confirmed(page) == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_check_seat_counts_fix_during_a_direct_insert_leaves_the_counter_equal_to_a_recount(make_session):
+    """``check_seat_counts --fix`` while a site's import inserts a confirmed registration: the recount must be
+    taken once that transaction's counter change is settled, not before (it then wrote a stale count)."""
+    page = make_session(capacity=None, fee=0)
+    register(page, 1)
+    SessionSeats.objects.filter(page=page).update(confirmed=5)  # drifted: what --fix is run for
+    inserted = threading.Event()
+
+    def slow_import(index):
+        if index == 0:
+            with transaction.atomic():
+                Registration.objects.create(
+                    page=page,
+                    first_name="Imported",
+                    last_name="1",
+                    email="imported@example.com",
+                    currency="EUR",
+                    status=RegistrationStatus.CONFIRMED,
+                )
+                inserted.set()
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_sleep(1)")
+            return "imported"
+        inserted.wait(timeout=30)
+        return seats.fix(page.pk)
+
+    run_together(2, slow_import)
+
+    assert confirmed(page) == 2
+    assert counter(page) == 2
+    assert seats.drift() == {}
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_check_seat_counts_reports_no_drift_while_learners_cancel_and_register(make_session):
+    """Monitoring runs ``check_seat_counts`` from cron against a busy site: a counter and its recount read
+    at two different moments disagree for a moment, and the command reported a drift that never was."""
+    page = make_session(capacity=None, fee=0)
+    people = [register(page, number) for number in range(40)]
+    done = threading.Event()
+
+    def work(index):
+        if index == 0:
+            try:
+                for person in people:
+                    service.cancel_registration(Registration.objects.get(pk=person.pk), user=None)
+                    register(page, 1000 + person.pk)
+            finally:
+                done.set()
+            return None
+        reports = []
+        while not done.is_set():
+            found = seats.drift([page.pk])
+            if found:
+                reports.append(found)
+        return reports
+
+    _none, false_reports = run_together(2, work)
+
+    assert false_reports == []
+    assert seats.drift() == {}
