@@ -156,6 +156,12 @@ class Registration(models.Model):
                 super().save(*args, **kwargs)
             else:
                 with transaction.atomic(using=kwargs.get("using")):
+                    # The session's lock first, like every other change of its counter: an insert holding the
+                    # counter row until its commit (where PostgreSQL checks the deferred foreign key against the
+                    # session row) deadlocked with a cancellation or ``check_seat_counts --fix`` of the session.
+                    # The services hold it already and say so.
+                    if not getattr(self, "_session_locked", False):
+                        seats.lock_session(self.page_id)
                     super().save(*args, **kwargs)
                     seats.adjust(self.page_id, change)
         elif not (saves_status or saves_page):

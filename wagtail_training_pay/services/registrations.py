@@ -276,7 +276,7 @@ def _register(
         status = RegistrationStatus.PENDING if paid else RegistrationStatus.CONFIRMED
 
     currency = session.get_currency()
-    registration = Registration.objects.create(
+    registration = Registration(
         page=session,
         status=status,
         user=user if user is not None and user.is_authenticated else None,
@@ -298,6 +298,8 @@ def _register(
         confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
         duplicate_of=existing,
     )
+    registration._session_locked = True  # above: its counter moves without locking the session again
+    registration.save(force_insert=True)
     # No log entry here: the registration row records its creation, and the registration POST keeps to the
     # queries the performance budget allows (docs/performance.md). Every later step is logged.
     payment = None

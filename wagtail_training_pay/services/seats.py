@@ -56,11 +56,16 @@ def adjust(page_id, change):
         return
     # Rebuilt under the session's lock: a concurrent transaction that found no row either waits here, then
     # moves the row this one wrote (its recount could not see that transaction's uncommitted change).
-    from .registrations import lock_session
-
     lock_session(page_id)
     if not rows.update(confirmed=F("confirmed") + change):
         SessionSeats.objects.update_or_create(page_id=page_id, defaults={"confirmed": recount(page_id)})
+
+
+def lock_session(page_id):
+    """The session's row lock, which every change of its counter holds (``services/registrations.py``)."""
+    from .registrations import lock_session as lock
+
+    return lock(page_id)
 
 
 def lock_for_save(registration):
@@ -70,8 +75,6 @@ def lock_for_save(registration):
     For ``Registration.save()`` and deletions through the model: the copy may have been loaded before another
     process changed its status, or its session (both sessions are locked, by id, when it moves).
     """
-    from .registrations import lock_session
-
     row = Registration.objects.filter(pk=registration.pk)
     stored = row.values_list("page_id", flat=True).first()
     for page_id in sorted({registration.page_id, stored} - {None}):
@@ -240,35 +243,34 @@ def with_seats_taken(sessions, now=None):
 def drift(page_ids=None):
     """``{page_id: (counter, recount)}`` of the sessions whose counter disagrees with a recount.
 
-    A session with no counter row is read as its recount (see above), so it never drifts.
+    One statement, so one snapshot: read in two queries, a cancellation committed between them showed a drift
+    that never was (``check_seat_counts`` from cron, on a busy site). A session with no counter row is read as
+    its recount (see above), so it never drifts.
     """
-    from ..models import TrainingSessionPage
-
-    sessions = TrainingSessionPage.objects.all()
-    if page_ids is not None:
-        sessions = sessions.filter(pk__in=page_ids)
-    counters = dict(SessionSeats.objects.filter(page__in=sessions).values_list("page_id", "confirmed"))
-    recounts = dict(
-        Registration.objects.filter(page__in=sessions, status=COUNTED)
+    recounted = (
+        Registration.objects.filter(page_id=OuterRef("page_id"), status=COUNTED)
         .order_by()
         .values("page_id")
         .annotate(n=Count("pk"))
-        .values_list("page_id", "n")
+        .values("n")
     )
-    found = {}
-    for page_id, counter in counters.items():
-        if counter != recounts.get(page_id, 0):
-            found[page_id] = (counter, recounts.get(page_id, 0))
-    return found
+    rows = SessionSeats.objects.all()
+    if page_ids is not None:
+        rows = rows.filter(page_id__in=page_ids)
+    rows = rows.annotate(recount=Coalesce(Subquery(recounted, output_field=IntegerField()), Value(0)))
+    return {
+        page_id: (counter, recount)
+        for page_id, counter, recount in rows.exclude(confirmed=F("recount")).values_list(
+            "page_id", "confirmed", "recount"
+        )
+    }
 
 
 def fix(page_id):
     """Write a session's counter from a recount, under the session's lock; returns (old, new)."""
-    from .registrations import lock_session
-
     with transaction.atomic():
         lock_session(page_id)
-        row = SessionSeats.objects.filter(page_id=page_id).first()
-        new = recount(page_id)
+        row = SessionSeats.objects.select_for_update().filter(page_id=page_id).first()
+        new = recount(page_id)  # every counter change holds the session's lock: none is in flight now
         SessionSeats.objects.update_or_create(page_id=page_id, defaults={"confirmed": new})
     return (row.confirmed if row else None), new
