@@ -8,7 +8,11 @@ from django.test import RequestFactory
 from wagtail_training_pay import checks
 from wagtail_training_pay.ratelimit import client_address, hit
 
-DATABASE_CACHE = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "wtp_test_ratelimit"}
+DATABASE_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "wtp_test_ratelimit",
+    "OPTIONS": {"MAX_ENTRIES": 100000},  # as documented (W006)
+}
 
 
 def ids(messages):

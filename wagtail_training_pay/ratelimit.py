@@ -23,6 +23,15 @@ from .conf import app_settings
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+#: Cache backends that delete entries once they hold ``MAX_ENTRIES`` (300 unless told otherwise): a third of
+#: them at a time, in key order whatever their age, rate-limit counters included, which lets their clients in again.
+CULLING_CACHES = (
+    "django.core.cache.backends.db.DatabaseCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+)
+#: The ``MAX_ENTRIES`` below which system check W006 warns: the limiter takes one entry per allowed request.
+MIN_CACHE_ENTRIES = 100_000
+
 #: Cache backends that keep their entries in the process (or count nothing): no limit across processes.
 PROCESS_LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
