@@ -67,3 +67,30 @@ def test_the_feed_ignores_its_query_string(client, index_page, twenty_five):
     response = client.get(url, {"page": "-1", "limit": "9" * 50})
     assert response.status_code == 200
     assert response.content.decode().count("BEGIN:VEVENT") == 25
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"p": "-1"},
+        {"p": "abc"},
+        {"p": "9" * 40},
+        {"page": "abc"},
+        {"page": "-1"},
+        {"page": "9" * 40},
+        {"page": "2147483648"},
+        {"status": "nonsense"},
+        {"created_at_from": "not a date"},
+        {"created_at_from": "99999-01-01"},
+        {"ordering": "-nonexistent"},
+        {"payment_status": "\x00"},
+    ],
+)
+def test_a_hostile_query_on_the_admin_registrations_listing_gives_a_page(admin_client, make_session, query):
+    from wagtail_training_pay.services import registrations as service
+
+    session = make_session(fee=0)
+    for number in range(3):
+        service.register(session, first_name="Ada", last_name=str(number), email=f"ada{number}@example.com")
+    response = admin_client.get(reverse("training_registrations:index"), query)
+    assert response.status_code in (200, 302, 404)
