@@ -250,3 +250,39 @@ def test_check_seat_counts_reports_no_drift_while_learners_cancel_and_register(m
 
     assert false_reports == []
     assert seats.drift() == {}
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_site_code_and_services_racing_on_the_same_registrations_keep_the_counter_exact(make_session):
+    """Per registration, the service cancels it while a site's code saves a stale copy of it as cancelled;
+    meanwhile an import inserts confirmed registrations and learners register: no deadlock, no drift."""
+    page = make_session(capacity=None, fee=0)
+    present = [register(page, number) for number in range(8)]
+    stale = [Registration.objects.get(pk=registration.pk) for registration in present]
+
+    def action(index):
+        kind, number = divmod(index, 8)
+        if kind == 0:
+            service.cancel_registration(Registration.objects.get(pk=present[number].pk), user=None)
+        elif kind == 1:
+            stale[number].status = RegistrationStatus.CANCELLED
+            stale[number].save()
+        elif kind == 2:
+            Registration.objects.create(
+                page=page,
+                first_name="Imported",
+                last_name=str(number),
+                email=f"imported{number}@example.com",
+                currency="EUR",
+                status=RegistrationStatus.CONFIRMED,
+            )
+        else:
+            register(page, 100 + number)
+        return kind
+
+    run_together(32, action)
+
+    assert confirmed(page) == 16
+    assert counter(page) == 16
+    assert seats.drift() == {}
