@@ -8,7 +8,11 @@ from django.test import RequestFactory
 from wagtail_training_pay import checks
 from wagtail_training_pay.ratelimit import client_address, hit
 
-DATABASE_CACHE = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "wtp_test_ratelimit"}
+DATABASE_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "wtp_test_ratelimit",
+    "OPTIONS": {"MAX_ENTRIES": 100000},  # as documented (W006)
+}
 
 
 def ids(messages):
@@ -40,7 +44,7 @@ def test_a_shared_rate_limit_cache_passes_and_a_missing_one_is_an_error(settings
         ("6.6.6.6, 198.51.100.9, 10.0.0.2", 2, "198.51.100.9"),
         ("198.51.100.9", 2, "10.0.0.1"),  # fewer hops than trusted proxies: not from our proxies
         ("not-an-address", 1, "10.0.0.1"),
-        ("2001:db8::1", 1, "2001:db8::1"),
+        ("2001:db8::1", 1, "2001:db8::/64"),  # an IPv6 client counts as its /64 (issue 18, attack 18)
     ],
 )
 def test_the_client_address_comes_from_the_configured_proxy_header(settings, header, proxies, expected):

@@ -171,7 +171,7 @@ def check_rate_limit_cache(app_configs, **kwargs):
     from django.conf import settings
 
     from .conf import app_settings
-    from .ratelimit import PROCESS_LOCAL_CACHES
+    from .ratelimit import CULLING_CACHES, MIN_CACHE_ENTRIES, PROCESS_LOCAL_CACHES
 
     alias = app_settings.RATE_LIMIT_CACHE
     backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
@@ -191,6 +191,19 @@ def check_rate_limit_cache(app_configs, **kwargs):
                 "(django.core.cache.backends.db.DatabaseCache, then manage.py createcachetable), Redis or "
                 "Memcached; name it with WAGTAIL_TRAINING_PAY_RATE_LIMIT_CACHE.",
                 id="wagtail_training_pay.W002",
+            )
+        ]
+    options = settings.CACHES[alias].get("OPTIONS", {})
+    max_entries = options.get("MAX_ENTRIES", options.get("max_entries", 300))
+    if backend in CULLING_CACHES and int(max_entries) < MIN_CACHE_ENTRIES:
+        return [
+            Warning(
+                f"The registration rate limit counts in the cache {alias!r} ({backend.rsplit('.', 1)[-1]}), which "
+                f"deletes a third of its entries, counters included, once it holds {max_entries}: the clients whose "
+                "counts it deleted are let in again.",
+                hint=f'Set "OPTIONS": {{"MAX_ENTRIES": {MIN_CACHE_ENTRIES}}} (or more) on that cache; the limit '
+                "takes one entry per allowed request.",
+                id="wagtail_training_pay.W006",
             )
         ]
     return []

@@ -23,6 +23,15 @@ from .conf import app_settings
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+#: Cache backends that delete entries once they hold ``MAX_ENTRIES`` (300 unless told otherwise): a third of
+#: them at a time, in key order whatever their age, rate-limit counters included, which lets their clients in again.
+CULLING_CACHES = (
+    "django.core.cache.backends.db.DatabaseCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+)
+#: The ``MAX_ENTRIES`` below which system check W006 warns: the limiter takes one entry per allowed request.
+MIN_CACHE_ENTRIES = 100_000
+
 #: Cache backends that keep their entries in the process (or count nothing): no limit across processes.
 PROCESS_LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -43,11 +52,22 @@ def rate_limit_cache():
     return caches[app_settings.RATE_LIMIT_CACHE]
 
 
+#: An IPv6 client is given a /64 (at least) by its provider: it could count as 2**64 clients, one a request.
+IPV6_PREFIX = 64
+
+
 def _valid_address(value):
+    """The identity an address is counted as: an IPv4 address (IPv4-mapped IPv6 ones included) as such, an IPv6
+    address as its /64 network; ``None`` when ``value`` is not an address."""
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return str(address)
 
 
 def client_address(request):
@@ -57,9 +77,11 @@ def client_address(request):
     the ``request.META`` name of the header they write (``"HTTP_X_FORWARDED_FOR"``) and
     ``WAGTAIL_TRAINING_PAY_TRUSTED_PROXY_COUNT`` to how many proxies of the site's own append to it: the
     address is the one the outermost of them appended, counted from the right. What a client puts at the
-    left of the header is never used, so it cannot pick a new address per request.
+    left of the header is never used, so it cannot pick a new address per request. An IPv6 address counts as
+    its /64 network (see ``_valid_address``).
     """
     remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    remote = _valid_address(remote) or remote
     header = app_settings.CLIENT_ADDRESS_HEADER
     if not header:
         return remote

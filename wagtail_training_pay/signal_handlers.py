@@ -59,6 +59,18 @@ def forget_workflow_approval(sender, **kwargs):
     forget_workflow_approval()
 
 
+def lock_deleted_registration(sender, instance, **kwargs):
+    from .services.seats import lock_for_save
+
+    instance._stored_before_delete = lock_for_save(instance)
+
+
+def free_deleted_registration_seat(sender, instance, **kwargs):
+    from .services.seats import free_seat_of_deleted
+
+    free_seat_of_deleted(instance)
+
+
 def record_deleted_session(sender, instance, **kwargs):
     from .services.pay_per_use import record_deleted_session
 
@@ -92,7 +104,7 @@ def connect():
 
     register_email_kinds()
 
-    from django.db.models.signals import post_save, pre_delete, pre_save
+    from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
     from wagtail.models import Page
 
     from .services import invoices  # noqa: F401  (its credit note follows a refund of an invoiced host payment)
@@ -111,6 +123,12 @@ def connect():
 
     request_started.connect(forget_workflow_approval, dispatch_uid="wagtail_training_pay.forget_approval_per_request")
 
-    from .models import TrainingSessionPage
+    from .models import Registration, TrainingSessionPage
+
+    # A registration deleted through the model (a site's own code, django.contrib.admin) frees its seat.
+    pre_delete.connect(lock_deleted_registration, sender=Registration, dispatch_uid="wagtail_training_pay.lock_deleted")
+    post_delete.connect(
+        free_deleted_registration_seat, sender=Registration, dispatch_uid="wagtail_training_pay.free_deleted_seat"
+    )
 
     pre_delete.connect(record_deleted_session, sender=TrainingSessionPage, dispatch_uid="wagtail_training_pay.deleted")

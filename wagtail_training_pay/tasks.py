@@ -27,6 +27,8 @@ def anonymize_due_registrations_task():
 def send_owed_email_task(dedupe_key):
     from .services.outbox import send_owed_email
 
+    if isinstance(dedupe_key, int):  # queued by a version that named the row by its id
+        return send_owed_email(email_id=dedupe_key)
     return send_owed_email(dedupe_key=dedupe_key)
 
 
@@ -86,3 +88,37 @@ def run_sweepers_task():
     from .services.sweepers import run_sweepers
 
     return {result.name: result.state for result in run_sweepers()}
+
+
+# --- tasks of earlier versions -----------------------------------------------------------------
+# A queued task names its function by import path: rows queued before an upgrade run with this code. Each name a
+# version of this file had stays, takes the arguments it was queued with, and owes its email in the outbox once
+# (services/emails.py), so that running it again, or after the sweeper, sends nothing twice.
+
+
+@task()
+def send_confirmation_task(registration_id):
+    from .services.emails import send_for_earlier_registration_task
+
+    return send_for_earlier_registration_task(registration_id, "confirmation")
+
+
+@task()
+def send_registration_email_task(registration_id, kind):
+    from .services.emails import send_for_earlier_registration_task
+
+    return send_for_earlier_registration_task(registration_id, kind)
+
+
+@task()
+def send_refund_notice_task(registration_id, amount):
+    from .services.emails import send_for_earlier_refund_notice_task
+
+    return send_for_earlier_refund_notice_task(registration_id, amount)
+
+
+@task()
+def send_host_receipt_task(charge_id):
+    from .services.emails import send_for_earlier_host_receipt_task
+
+    return send_for_earlier_host_receipt_task(charge_id)

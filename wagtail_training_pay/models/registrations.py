@@ -149,17 +149,42 @@ class Registration(models.Model):
         """
         from ..services import seats
 
-        adding = self._state.adding
         update_fields = kwargs.get("update_fields")
-        old = None if adding else getattr(self, "_loaded_status", None)
-        counts = "status" in self.__dict__ and (adding or update_fields is None or "status" in update_fields)
-        change = seats.delta(old, self.status) if counts else 0
-        if not change:
+        fields = None if update_fields is None else set(update_fields)
+        saves_status = "status" in self.__dict__ and (fields is None or "status" in fields)
+        saves_page = "page_id" in self.__dict__ and (fields is None or bool({"page", "page_id"} & fields))
+        if self._state.adding:
+            change = seats.delta(None, self.status)
+            if not change:
+                super().save(*args, **kwargs)
+            else:
+                with transaction.atomic(using=kwargs.get("using")):
+                    # The session's lock first, like every other change of its counter: an insert holding the
+                    # counter row until its commit (where PostgreSQL checks the deferred foreign key against the
+                    # session row) deadlocked with a cancellation or ``check_seat_counts --fix`` of the session.
+                    # The services hold it already and say so.
+                    if not getattr(self, "_session_locked", False):
+                        seats.lock_session(self.page_id)
+                    super().save(*args, **kwargs)
+                    seats.adjust(self.page_id, change)
+        elif not (saves_status or saves_page):
             super().save(*args, **kwargs)
         else:
+            # The copy being saved may have been loaded before another process changed its status (or its
+            # session): the counters move by what the database says, read under the sessions' locks and the
+            # row's (the lock order of services/registrations.py). Two copies saved as cancelled free one seat;
+            # a copy saved after the payment confirmed it leaves the counter equal to a recount.
             with transaction.atomic(using=kwargs.get("using")):
+                old_status, old_page = seats.lock_for_save(self)
                 super().save(*args, **kwargs)
-                seats.adjust(self.page_id, change)
+                new_status = self.status if saves_status else old_status
+                new_page = self.page_id if saves_page else old_page
+                if old_page == new_page:
+                    seats.adjust(new_page, seats.delta(old_status, new_status))
+                else:  # moved to another session (or its row was gone and has just been inserted again)
+                    if old_page is not None:
+                        seats.adjust(old_page, seats.delta(old_status, None))
+                    seats.adjust(new_page, seats.delta(None, new_status))
         if "status" in self.__dict__:
             self._loaded_status = self.status
 

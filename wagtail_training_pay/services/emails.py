@@ -280,3 +280,97 @@ def build_host_receipt(owed):
     message.attach_alternative(html, "text/html")
     message.attach(invoice.filename(), pdf, "application/pdf")
     return message
+
+
+# --- tasks queued by earlier versions ----------------------------------------------------------
+#
+# A task row names its function by import path: rows queued before an upgrade (a worker stopped for the deploy,
+# a queue backed up during an SMTP outage) run with the new code. The earlier tasks sent their email themselves;
+# their names remain in ``tasks.py`` and owe the same email in the outbox, once, then send it.
+
+
+def _owe_and_send(kind, obj, recipient):
+    from .outbox import owe_emails, send_owed_email
+
+    with transaction.atomic():
+        [dedupe_key] = owe_emails(kind, [(obj, recipient)], send_after_commit=False)
+    return send_owed_email(dedupe_key=dedupe_key)
+
+
+def send_for_earlier_registration_task(registration_id, kind):
+    """``send_confirmation_task`` and ``send_registration_email_task`` of versions before the outbox."""
+    from .outbox import _builders
+
+    registration = Registration.objects.filter(pk=registration_id).first()
+    if registration is None or kind not in _builders or not can_be_emailed(registration):
+        return False
+    if kind == "confirmation" and registration.confirmation_sent_at is not None:
+        return False  # the earlier version sent it (its marker) before the upgrade
+    return _owe_and_send(kind, registration, registration.email)
+
+
+def send_for_earlier_refund_notice_task(registration_id, amount):
+    """``send_refund_notice_task`` of the versions before the refund notice moved to the outbox: the notice of
+    the refund by staff of that amount that no email is owed about yet (the newest one)."""
+    from decimal import Decimal, InvalidOperation
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from ..models import MoneyMovement, MovementKind, MovementState, OwedEmail
+    from .registrations import ADMIN_REFUND_REASON
+
+    registration = Registration.objects.filter(pk=registration_id).first()
+    try:
+        amount = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        return False
+    if registration is None or not can_be_emailed(registration):
+        return False
+    content_type = ContentType.objects.get_for_model(MoneyMovement)
+    noticed = OwedEmail.objects.filter(kind="refunded", content_type=content_type).values("object_id")
+    movement = (
+        MoneyMovement.objects.filter(
+            payment__registration_id=registration_id,
+            kind=MovementKind.REFUND,
+            state=MovementState.DONE,
+            reason=ADMIN_REFUND_REASON,
+            amount=amount,
+        )
+        .exclude(pk__in=[int(pk) for pk in noticed.values_list("object_id", flat=True) if str(pk).isdigit()])
+        .order_by("-pk")
+        .first()
+    )
+    if movement is None:
+        return False
+    return _owe_and_send("refunded", movement, registration.email)
+
+
+def send_for_earlier_host_receipt_task(charge_id):
+    """``send_host_receipt_task`` of the versions before invoices: the receipt of the charge's invoice, once.
+
+    A charge paid before invoices existed has none (numbering one now is the seller's decision): its receipt
+    is not sent, and a warning says so.
+    """
+    from django.contrib.contenttypes.models import ContentType
+
+    from ..models import Invoice, InvoiceKind, OwedEmail, UsageCharge
+
+    charge_type = ContentType.objects.get_for_model(UsageCharge)
+    if OwedEmail.objects.filter(kind="host_receipt", content_type=charge_type, object_id=str(charge_id)).exists():
+        return False  # sent by the earlier version (migration 0007 recorded it about the charge)
+    invoice = (
+        Invoice.objects.select_related("charge__payer")
+        .filter(charge_id=charge_id, kind=InvoiceKind.INVOICE)
+        .order_by("pk")
+        .first()
+    )
+    if invoice is None:
+        if UsageCharge.objects.filter(pk=charge_id).exists():
+            logger.warning(
+                "Usage charge %s has no invoice: the receipt queued before the upgrade is not sent.", charge_id
+            )
+        return False
+    recipient = host_email(invoice.charge)
+    if not recipient:
+        return False
+    return _owe_and_send("host_receipt", invoice, recipient)

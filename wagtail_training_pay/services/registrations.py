@@ -276,7 +276,7 @@ def _register(
         status = RegistrationStatus.PENDING if paid else RegistrationStatus.CONFIRMED
 
     currency = session.get_currency()
-    registration = Registration.objects.create(
+    registration = Registration(
         page=session,
         status=status,
         user=user if user is not None and user.is_authenticated else None,
@@ -298,6 +298,8 @@ def _register(
         confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
         duplicate_of=existing,
     )
+    registration._session_locked = True  # above: its counter moves without locking the session again
+    registration.save(force_insert=True)
     # No log entry here: the registration row records its creation, and the registration POST keeps to the
     # queries the performance budget allows (docs/performance.md). Every later step is logged.
     payment = None
@@ -783,6 +785,13 @@ def confirm_registration(registration, *, user=None, reason=""):
     registration = lock_registration(registration.pk)
     if registration.status == RegistrationStatus.CONFIRMED:
         return registration
+    if registration.status not in (RegistrationStatus.PENDING, RegistrationStatus.EXPIRED):
+        # Checked again under the locks: the admin's page read the status before the learner cancelled (and
+        # was refunded) or the registration was refunded; confirming it now would give away a seat.
+        raise ValueError(
+            _("This registration is %(status)s now: only a pending or expired registration can be confirmed by hand.")
+            % {"status": registration.get_status_display().lower()}
+        )
     again = active_registration_for(registration.page, registration.email)
     if again not in (None, registration):
         raise AlreadyRegistered(

@@ -7,7 +7,9 @@ cost the same with 0 or 100,000 registrations.
 The counter changes in the transaction that changes a registration's status, under the session's lock
 (lock order: payment row, session row, registration row; see ``services/registrations.py``):
 
-- a registration inserted or saved through the model (``Registration.save``) counts itself;
+- a registration inserted, saved or deleted through the model (``Registration.save``, ``delete``) counts
+  itself by the status and session the database holds, read under the session's and the row's locks (the
+  copy saved may be stale);
 - every status change of the services goes through :func:`set_status`, one conditional UPDATE whose old
   status comes from the database, then the counter;
 - pending registrations whose hold expired become "expired" in bulk (:func:`expire_holds`): pending ones
@@ -50,8 +52,42 @@ def adjust(page_id, change):
     rows = SessionSeats.objects.filter(page_id=page_id)
     if change < 0:
         rows = rows.filter(confirmed__gte=-change)
+    if rows.update(confirmed=F("confirmed") + change):
+        return
+    # Rebuilt under the session's lock: a concurrent transaction that found no row either waits here, then
+    # moves the row this one wrote (its recount could not see that transaction's uncommitted change).
+    lock_session(page_id)
     if not rows.update(confirmed=F("confirmed") + change):
         SessionSeats.objects.update_or_create(page_id=page_id, defaults={"confirmed": recount(page_id)})
+
+
+def lock_session(page_id):
+    """The session's row lock, which every change of its counter holds (``services/registrations.py``)."""
+    from .registrations import lock_session as lock
+
+    return lock(page_id)
+
+
+def lock_for_save(registration):
+    """Lock a saved registration's session(s) and row, in that order; return its (status, page id) in the
+    database, ``(None, None)`` when its row is gone.
+
+    For ``Registration.save()`` and deletions through the model: the copy may have been loaded before another
+    process changed its status, or its session (both sessions are locked, by id, when it moves).
+    """
+    row = Registration.objects.filter(pk=registration.pk)
+    stored = row.values_list("page_id", flat=True).first()
+    for page_id in sorted({registration.page_id, stored} - {None}):
+        lock_session(page_id)
+    return row.select_for_update(of=("self",)).values_list("status", "page_id").first() or (None, None)
+
+
+def free_seat_of_deleted(registration):
+    """``post_delete`` of a registration: a confirmed one frees its seat (its status as read under the locks
+    by ``pre_delete``, see ``signal_handlers``)."""
+    status, page_id = getattr(registration, "_stored_before_delete", (registration.status, registration.page_id))
+    if page_id is not None:
+        adjust(page_id, delta(status, None))
 
 
 def set_status(registration, status, **values):
@@ -207,35 +243,34 @@ def with_seats_taken(sessions, now=None):
 def drift(page_ids=None):
     """``{page_id: (counter, recount)}`` of the sessions whose counter disagrees with a recount.
 
-    A session with no counter row is read as its recount (see above), so it never drifts.
+    One statement, so one snapshot: read in two queries, a cancellation committed between them showed a drift
+    that never was (``check_seat_counts`` from cron, on a busy site). A session with no counter row is read as
+    its recount (see above), so it never drifts.
     """
-    from ..models import TrainingSessionPage
-
-    sessions = TrainingSessionPage.objects.all()
-    if page_ids is not None:
-        sessions = sessions.filter(pk__in=page_ids)
-    counters = dict(SessionSeats.objects.filter(page__in=sessions).values_list("page_id", "confirmed"))
-    recounts = dict(
-        Registration.objects.filter(page__in=sessions, status=COUNTED)
+    recounted = (
+        Registration.objects.filter(page_id=OuterRef("page_id"), status=COUNTED)
         .order_by()
         .values("page_id")
         .annotate(n=Count("pk"))
-        .values_list("page_id", "n")
+        .values("n")
     )
-    found = {}
-    for page_id, counter in counters.items():
-        if counter != recounts.get(page_id, 0):
-            found[page_id] = (counter, recounts.get(page_id, 0))
-    return found
+    rows = SessionSeats.objects.all()
+    if page_ids is not None:
+        rows = rows.filter(page_id__in=page_ids)
+    rows = rows.annotate(recount=Coalesce(Subquery(recounted, output_field=IntegerField()), Value(0)))
+    return {
+        page_id: (counter, recount)
+        for page_id, counter, recount in rows.exclude(confirmed=F("recount")).values_list(
+            "page_id", "confirmed", "recount"
+        )
+    }
 
 
 def fix(page_id):
     """Write a session's counter from a recount, under the session's lock; returns (old, new)."""
-    from .registrations import lock_session
-
     with transaction.atomic():
         lock_session(page_id)
-        row = SessionSeats.objects.filter(page_id=page_id).first()
-        new = recount(page_id)
+        row = SessionSeats.objects.select_for_update().filter(page_id=page_id).first()
+        new = recount(page_id)  # every counter change holds the session's lock: none is in flight now
         SessionSeats.objects.update_or_create(page_id=page_id, defaults={"confirmed": new})
     return (row.confirmed if row else None), new

@@ -15,6 +15,7 @@ from functools import partial
 import django_filters
 from django import forms
 from django.contrib.admin.utils import quote
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import FileResponse
@@ -93,6 +94,12 @@ def sessions_for_filter(request):
 
 
 class SessionChoiceField(django_filters.fields.ModelChoiceField):
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except OverflowError:  # ``?page=`` past 64 bits: SQLite raises where PostgreSQL finds nothing
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice") from None
+
     def label_from_instance(self, obj):
         start = timezone.localtime(obj.start_at).strftime("%Y-%m-%d %H:%M") if obj.start_at else ""
         return f"{obj.title} ({start})" if start else obj.title

@@ -1,0 +1,55 @@
+"""Attack 18: ``run_sweepers`` when its database connection dies mid-run (a failover, an idle-session killer,
+a DBA's ``pg_terminate_backend``), on PostgreSQL (issue 18).
+
+The sweeper whose connection died fails; the others still run on a new connection and the exit code is 1;
+no advisory lock is left behind.
+"""
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from tests.test_sweepers_concurrency import (  # noqa: F401  (movements_table_locked: a fixture)
+    ROOT,
+    database_url,
+    movements_table_locked,
+    sweeper_lock_holders,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_run_whose_connection_is_terminated_mid_sweep_runs_the_other_sweepers_and_exits_1(
+    movements_table_locked,  # noqa: F811  (the fixture imported above)
+):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url()}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "django", "run_sweepers", "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: sweeper_lock_holders("payments") or run.poll() is not None)
+        assert run.poll() is None, run.communicate()
+        [(pid,)] = sweeper_lock_holders("payments")
+        with psycopg.connect(database_url(), autocommit=True) as dba:
+            dba.execute("SELECT pg_terminate_backend(%s)", [pid])
+        movements_table_locked.rollback()
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+    assert run.returncode == 1, (out, err)
+    assert [line.split(":")[0] for line in out.splitlines()] == ["holds", "emails", "reminders", "retention"], out
+    assert err.splitlines()[0].startswith("payments: failed in "), err
+    assert "1 sweeper(s) failed: payments." in err
+    for name in ("payments", "holds", "emails", "reminders", "retention"):
+        assert sweeper_lock_holders(name) == []
