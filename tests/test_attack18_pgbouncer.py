@@ -94,12 +94,6 @@ def start_run(url, seconds):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Session-level advisory locks do not hold behind a transaction-mode pooler; the fix (a lock held in a "
-    "transaction of its own, or a documented direct connection for the sweepers) is left to the lead. "
-    "docs/deployment.md no longer recommends transaction mode.",
-)
 def test_a_second_run_through_pgbouncer_is_refused_the_lock_the_first_holds(pgbouncer):
     assert urlsplit(pgbouncer).port == PORT
     first = start_run(pgbouncer, 6)

@@ -19,8 +19,17 @@ from tests.test_sweepers_concurrency import (  # noqa: F401  (movements_table_lo
     sweeper_lock_holders,
     wait_for,
 )
+from wagtail_training_pay.models import MoneyMovement
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+
+def waiting_on_the_movements():
+    with psycopg.connect(database_url(), autocommit=True) as probe:
+        return probe.execute(
+            "SELECT pid FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+            [MoneyMovement._meta.db_table],
+        ).fetchall()
 
 
 def test_a_run_whose_connection_is_terminated_mid_sweep_runs_the_other_sweepers_and_exits_1(
@@ -36,9 +45,10 @@ def test_a_run_whose_connection_is_terminated_mid_sweep_runs_the_other_sweepers_
         text=True,
     )
     try:
-        wait_for(lambda: sweeper_lock_holders("payments") or run.poll() is not None)
+        wait_for(lambda: waiting_on_the_movements() or run.poll() is not None)
         assert run.poll() is None, run.communicate()
-        [(pid,)] = sweeper_lock_holders("payments")
+        assert len(sweeper_lock_holders("payments")) == 1
+        [(pid,)] = waiting_on_the_movements()  # the sweeping connection (the lock is held on another)
         with psycopg.connect(database_url(), autocommit=True) as dba:
             dba.execute("SELECT pg_terminate_backend(%s)", [pid])
         movements_table_locked.rollback()

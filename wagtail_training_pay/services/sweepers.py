@@ -13,10 +13,11 @@ lost with its worker (killed, out of memory, a deploy) is found again here. In o
 ``payments`` also releases holds and sends owed emails once it is done; ``holds`` and ``emails`` run on their own
 as well, so that a failing sweeper (a gateway down, a bug) never stops the others.
 
-**Never twice at once.** On PostgreSQL each sweeper runs under a session-level advisory lock of its own
-(``pg_try_advisory_lock``): a second run started meanwhile (a slow run overlapping the next cron tick, two
-servers with the same crontab) skips that sweeper and says so. The lock goes with the database connection, so a
-run killed mid-sweep leaves no lock behind. Other databases (SQLite: development, one server) take no lock: run
+**Never twice at once.** On PostgreSQL each sweeper runs under an advisory lock of its own
+(``pg_try_advisory_xact_lock``, in a transaction held open on a second connection, so that it holds behind a
+pooler in transaction mode too): a second run started meanwhile (a slow run overlapping the next cron tick, two
+servers with the same crontab) skips that sweeper and says so. The lock goes with that transaction, so a run
+killed mid-sweep leaves no lock behind. Other databases (SQLite: development, one server) take no lock: run
 a single cron line there (``flock -n``, see ``docs/deployment.md``); the sweepers stay correct twice at once,
 only slower.
 """
@@ -27,7 +28,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 
 logger = logging.getLogger(__name__)
 
@@ -100,23 +101,31 @@ def lock_key(name):
 
 @contextmanager
 def sweeper_lock(name):
-    """Yield True when this process holds the sweeper's lock (always, on a database without advisory locks)."""
+    """Yield True when this process holds the sweeper's lock (always, on a database without advisory locks).
+
+    The lock is a transaction-level advisory lock taken in a transaction of its own, on a connection of its own,
+    held open while the sweeper runs on the usual connection. A session-level lock would not hold behind a pooler
+    in transaction mode (PgBouncer hands each transaction any server connection: a second run was told it held
+    the lock the first run held, ``tests/test_attack18_pgbouncer.py``); an open transaction keeps its server
+    connection. The lock ends with that transaction: at the end of the sweep, or when the process dies and its
+    connection closes.
+    """
     if connection.vendor != "postgresql":
         yield True
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, lock_key(name)])
-        held = cursor.fetchone()[0]
+    lock = connections.create_connection(connection.alias)
     try:
+        lock.set_autocommit(False)
+        with lock.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, lock_key(name)])
+            held = cursor.fetchone()[0]
         yield held
     finally:
-        if held:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, lock_key(name)])
-            except DatabaseError:
-                # The connection broke (a database restart): the server dropped the lock with it.
-                connection.close()
+        try:
+            lock.rollback()
+        except DatabaseError:
+            pass  # the connection broke (a database restart): the server ended the transaction and its lock
+        lock.close()
 
 
 def run_sweeper(name):
