@@ -163,7 +163,10 @@ def test_the_listing_is_in_french_for_a_french_administrator(client, manager, tw
     assert "Statut du paiement" in html and "Formation" in html
 
 
-@pytest.mark.parametrize("ordering", ["last_name", "-last_name", "email", "-email", "status", "-created_at"])
+@pytest.mark.parametrize(
+    "ordering",
+    ["last_name", "-last_name", "email", "-email", "status", "-created_at", "session_title", "-session_title"],
+)
 def test_pages_of_a_sorted_listing_list_every_registration_once_in_a_stable_order(
     client, manager, make_session, ordering
 ):
@@ -190,7 +193,7 @@ def test_pages_of_a_sorted_listing_list_every_registration_once_in_a_stable_orde
         for i in range(60)
     )
     seats.fix(page.pk)
-    field = ordering.lstrip("-")
+    field = {"session_title": "page__title"}.get(ordering.lstrip("-"), ordering.lstrip("-"))
     rows = Registration.objects.filter(page=page).values_list(field, "pk")
     expected = [pk for _value, pk in sorted(rows, reverse=ordering.startswith("-"))]
     assert len(expected) == 60

@@ -261,7 +261,12 @@ class RegistrationIndexView(RowNounMixin, FormulaSafeExportMixin, IndexView):
         if not self.ordering:
             return queryset
         descending = self.ordering.startswith("-")
-        fields = ORDER_BY.get(self.ordering.lstrip("-"), (self.ordering.lstrip("-"),)) + ("pk",)
+        column = self.ordering.lstrip("-")
+        if column == "session_title" and self.exported_session is not None:
+            # One session: every row has its title, the tie-breaker alone orders them (without a join and a
+            # sort of all of the session's rows).
+            return queryset.order_by("-pk" if descending else "pk")
+        fields = ORDER_BY.get(column, (column,)) + ("pk",)
         return queryset.order_by(*(f"-{field}" if descending else field for field in fields))
 
     def paginate_queryset(self, queryset, page_size):
