@@ -129,18 +129,28 @@ def sweeper_lock(name):
 
 
 def run_sweeper(name):
-    with sweeper_lock(name) as held:
-        if not held:
-            return SweepResult(name, "skipped", "another run holds it")
-        started = time.monotonic()
-        try:
-            summary = SWEEPERS[name]()
-        except Exception as exc:  # noqa: BLE001 - one sweeper's failure must not stop the others
-            logger.exception("Sweeper %s failed.", name)
-            if connection.vendor == "postgresql" and not connection.in_atomic_block:
-                _recover_connection()
-            return SweepResult(name, "failed", f"{exc.__class__.__name__}: {exc}"[:300], time.monotonic() - started)
-        return SweepResult(name, "done", summary, time.monotonic() - started)
+    try:
+        with sweeper_lock(name) as held:
+            if not held:
+                return SweepResult(name, "skipped", "another run holds it")
+            started = time.monotonic()
+            try:
+                summary = SWEEPERS[name]()
+            except Exception as exc:  # noqa: BLE001 - one sweeper's failure must not stop the others
+                logger.exception("Sweeper %s failed.", name)
+                if connection.vendor == "postgresql" and not connection.in_atomic_block:
+                    _recover_connection()
+                return SweepResult(name, "failed", _reason(exc), time.monotonic() - started)
+            return SweepResult(name, "done", summary, time.monotonic() - started)
+    except DatabaseError as exc:
+        # The lock's own connection could not be opened (no connection left for the role, the server down): this
+        # sweeper fails and says so, the next ones still try.
+        logger.exception("Sweeper %s could not take its lock.", name)
+        return SweepResult(name, "failed", f"could not take its lock: {_reason(exc)}")
+
+
+def _reason(exc):
+    return f"{exc.__class__.__name__}: {exc}".strip()[:300]
 
 
 def _recover_connection():
