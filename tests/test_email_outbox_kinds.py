@@ -227,3 +227,27 @@ def test_reminders_are_not_owed_for_sessions_outside_the_window_or_started(make_
         learner_of(page, f"{page.slug}@example.com")
     assert emails.send_due_reminders() == 1
     assert [message.to for message in mail.outbox] == [["soon@example.com"]]
+
+
+def test_a_refund_notice_queued_by_an_earlier_version_tells_each_untold_refund_once(
+    confirmed, admin_user, django_capture_on_commit_callbacks
+):
+    """``send_refund_notice_task(registration_id, amount)`` of the versions before the outbox: two refunds by
+    staff of the same amount made before the upgrade (no owed email recorded for them), two old tasks queued, each
+    run twice: each refund is told once, the newest first, and a third run finds nothing left to tell."""
+    from wagtail_training_pay.models import MoneyMovement, MovementKind
+
+    for _refund in range(2):
+        with django_capture_on_commit_callbacks(execute=False):
+            service.refund_registration(Registration.objects.get(pk=confirmed.pk), Decimal("10.00"), user=admin_user)
+    OwedEmail.objects.filter(kind="refunded").delete()  # what an earlier version left: no outbox row
+    refunds = list(MoneyMovement.objects.filter(kind=MovementKind.REFUND).order_by("-pk").values_list("pk", flat=True))
+    assert len(refunds) == 2
+
+    sent = [emails.send_for_earlier_refund_notice_task(confirmed.pk, "10.00") for _run in range(3)]
+    assert sent[2] is False
+    assert len(mail.outbox) == 2 and all("We have refunded €10.00" in m.body for m in mail.outbox)
+    assert [[confirmed.email]] * 2 == [m.to for m in mail.outbox]
+    told = OwedEmail.objects.filter(kind="refunded").order_by("pk").values_list("object_id", flat=True)
+    assert list(told) == [str(pk) for pk in refunds]
+    assert emails.send_for_earlier_refund_notice_task(confirmed.pk, "5.00") is False  # no refund of that amount

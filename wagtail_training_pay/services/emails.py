@@ -326,20 +326,24 @@ def send_for_earlier_refund_notice_task(registration_id, amount):
         return False
     if registration is None or not can_be_emailed(registration):
         return False
-    content_type = ContentType.objects.get_for_model(MoneyMovement)
-    noticed = OwedEmail.objects.filter(kind="refunded", content_type=content_type).values("object_id")
-    movement = (
+    refunds = list(
         MoneyMovement.objects.filter(
             payment__registration_id=registration_id,
             kind=MovementKind.REFUND,
             state=MovementState.DONE,
             reason=ADMIN_REFUND_REASON,
             amount=amount,
-        )
-        .exclude(pk__in=[int(pk) for pk in noticed.values_list("object_id", flat=True) if str(pk).isdigit()])
-        .order_by("-pk")
-        .first()
+        ).order_by("-pk")
     )
+    # Only this registration's refunds are looked up in the outbox (it read every refund notice of the site).
+    noticed = set(
+        OwedEmail.objects.filter(
+            kind="refunded",
+            content_type=ContentType.objects.get_for_model(MoneyMovement),
+            object_id__in=[str(refund.pk) for refund in refunds],
+        ).values_list("object_id", flat=True)
+    )
+    movement = next((refund for refund in refunds if str(refund.pk) not in noticed), None)
     if movement is None:
         return False
     return _owe_and_send("refunded", movement, registration.email)
